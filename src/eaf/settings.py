@@ -34,6 +34,7 @@ class Settings(BaseSettings):
         default=None, description="NATS URL; unset starts an embedded nats-server."
     )
     stream_name: str = "EAF"
+    subject_prefix: str = Field(default="eaf", pattern=r"^[a-z][a-z0-9_-]*$")
     stream_replicas: int = Field(default=1, ge=1, le=5)
     duplicate_window_s: float = Field(default=120.0, gt=0)
 

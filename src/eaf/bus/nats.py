@@ -1,0 +1,229 @@
+"""NATS JetStream: connection, the event stream, and subject naming.
+
+Subjects are ``<prefix>.<tenant>.<context>.<event-type>``; the message body is the
+event envelope as JSON, and headers carry ids that consumers restore into context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from eaf.bus.errors import BusError
+from eaf.eventstore.model import RecordedEvent
+
+log = structlog.get_logger(__name__)
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+HEADER_POSITION = "Eaf-Position"
+HEADER_TENANT = "Eaf-Tenant"
+HEADER_CORRELATION = "Eaf-Correlation-Id"
+HEADER_CAUSATION = "Eaf-Causation-Id"
+HEADER_ACTOR = "Eaf-Actor"
+
+
+def subject_for(prefix: str, event: RecordedEvent) -> str:
+    tokens = (event.tenant_id, event.context_name, event.event_type)
+    for token in tokens:
+        if not _TOKEN.match(token):
+            raise BusError(f"{token!r} cannot be a NATS subject token")
+    return ".".join((prefix, *tokens))
+
+
+def headers_for(event: RecordedEvent) -> dict[str, str]:
+    headers = {
+        "Nats-Msg-Id": str(event.event_id),
+        HEADER_POSITION: str(event.position),
+        HEADER_TENANT: event.tenant_id,
+    }
+    meta = event.metadata
+    for header, key in (
+        (HEADER_CORRELATION, "correlation_id"),
+        (HEADER_CAUSATION, "causation_id"),
+        (HEADER_ACTOR, "actor"),
+        ("traceparent", "traceparent"),
+    ):
+        if meta.get(key):
+            headers[header] = str(meta[key])
+    return headers
+
+
+def encode_event(event: RecordedEvent) -> bytes:
+    return json.dumps(event.to_envelope(), separators=(",", ":")).encode()
+
+
+def decode_event(data: bytes) -> RecordedEvent:
+    envelope: dict[str, Any] = json.loads(data)
+    return RecordedEvent.from_envelope(envelope)
+
+
+class NatsBus:
+    """One NATS connection with JetStream, reconnecting for as long as it lives."""
+
+    def __init__(
+        self,
+        servers: str,
+        *,
+        stream_name: str = "EAF",
+        subject_prefix: str = "eaf",
+        replicas: int = 1,
+        duplicate_window_s: float = 120.0,
+        name: str = "eaf",
+    ) -> None:
+        self.servers = [url.strip() for url in servers.split(",") if url.strip()]
+        self.stream_name = stream_name
+        self.subject_prefix = subject_prefix
+        self.replicas = replicas
+        self.duplicate_window_s = duplicate_window_s
+        self.name = name
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise BusError("the bus is not connected")
+        return self._js
+
+    @property
+    def nc(self) -> Client:
+        if self._nc is None:
+            raise BusError("the bus is not connected")
+        return self._nc
+
+    @property
+    def is_connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def connect(self, timeout_s: float = 10.0) -> None:
+        async def on_disconnect() -> None:
+            log.warning("bus.disconnected", servers=self.servers)
+
+        async def on_reconnect() -> None:
+            log.info("bus.reconnected", servers=self.servers)
+
+        async def on_error(exc: Exception) -> None:
+            log.debug("bus.error", error=str(exc))
+
+        try:
+            self._nc = await nats.connect(
+                servers=self.servers,
+                name=self.name,
+                connect_timeout=timeout_s,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                allow_reconnect=True,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+            )
+        except Exception as exc:
+            raise BusError(
+                f"cannot connect to NATS at {', '.join(self.servers)}: {exc}; "
+                "check EAF_NATS_URL and that the server runs with JetStream (-js)"
+            ) from exc
+        self._js = self._nc.jetstream(timeout=5.0)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            try:
+                await self._nc.drain()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                await self._nc.close()
+        self._nc = None
+        self._js = None
+
+    async def ensure_stream(self) -> None:
+        """Create the event stream, or bring its settings in line."""
+        config = StreamConfig(
+            name=self.stream_name,
+            subjects=[f"{self.subject_prefix}.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            num_replicas=self.replicas,
+            duplicate_window=self.duplicate_window_s,
+        )
+        try:
+            try:
+                await self.js.stream_info(self.stream_name)
+            except NotFoundError:
+                await self.js.add_stream(config)
+                log.info("bus.stream_created", stream=self.stream_name)
+                return
+            await self.js.update_stream(config)
+        except BusError:
+            raise
+        except Exception as exc:
+            raise BusError(f"cannot set up stream {self.stream_name}: {exc}") from exc
+
+    async def is_ready(self) -> bool:
+        if not self.is_connected:
+            return False
+        try:
+            await self.js.stream_info(self.stream_name)
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False
+        return True
+
+    async def last_published(self) -> tuple[int, str | None]:
+        """Position and event id of the newest event in the stream, or (0, None)."""
+        info = await self.js.stream_info(self.stream_name)
+        if not info.state.last_seq:
+            return 0, None
+        try:
+            msg = await self.js.get_msg(self.stream_name, seq=info.state.last_seq)
+        except NotFoundError:
+            return 0, None
+        headers = msg.headers or {}
+        position = int(headers.get(HEADER_POSITION, "0"))
+        return position, headers.get("Nats-Msg-Id")
+
+    async def publish_events(
+        self,
+        events: list[RecordedEvent],
+        previous_id: str | None,
+        ack_timeout_s: float = 10.0,
+    ) -> None:
+        """Publish in order and wait for every ack; raise if any was not acked.
+
+        Each message names the one before it (``Nats-Expected-Last-Msg-Id``), so
+        JetStream stores them strictly in position order even if some are lost
+        in a reconnect: a later one is then refused instead of overtaking.
+        """
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for event in events:
+                headers = headers_for(event)
+                if previous_id is not None:
+                    headers["Nats-Expected-Last-Msg-Id"] = previous_id
+                futures.append(
+                    await self.js.publish_async(
+                        subject_for(self.subject_prefix, event),
+                        encode_event(event),
+                        wait_stall=ack_timeout_s,
+                        headers=headers,
+                        stream=self.stream_name,
+                    )
+                )
+                previous_id = str(event.event_id)
+            for future in futures:
+                await asyncio.wait_for(future, timeout=ack_timeout_s)
+        except BusError:
+            raise
+        except Exception as exc:
+            raise BusError(f"publish to {self.stream_name} failed: {exc!r}") from exc
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()
