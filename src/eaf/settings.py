@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=None, description="External base URL; issuers are built from it."
     )
 
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts signing keys at rest; generated into the data dir if unset.",
+    )
+
     bootstrap_admin_username: str = "admin"
     bootstrap_admin_password: SecretStr | None = None
     bootstrap_tenant: str = "default"

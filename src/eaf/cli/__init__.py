@@ -1,0 +1,1 @@
+"""The `eaf` command line."""

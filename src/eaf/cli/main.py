@@ -1,0 +1,156 @@
+"""`eaf`: run the platform and operate it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from eaf.cli import dlq, projections
+from eaf.cli._common import (
+    DataDirOption,
+    console,
+    fail,
+    handle_errors,
+    run_async,
+    settings_for,
+)
+from eaf.db import migrate
+from eaf.iam.bootstrap import BootstrapResult
+from eaf.runtime import launcher
+from eaf.runtime.platform import Platform
+from eaf.version import eaf_revision, eaf_version
+
+app = typer.Typer(
+    name="eaf",
+    help="EAF: event-sourced, multi-tenant application platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(projections.app, name="projections")
+app.add_typer(dlq.app, name="dlq")
+
+HostOption = Annotated[str | None, typer.Option("--host", help="Address to bind.")]
+PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port.")]
+
+
+def _print_ready(data_dir: str) -> object:
+    def show(platform: Platform, result: BootstrapResult | None) -> None:
+        base = platform.public_url
+        console.print(f"[bold green]EAF {eaf_version()} is up[/]")
+        console.print(f"  API          {base}/docs")
+        console.print(f"  OpenAPI      {base}/openapi.json")
+        console.print(f"  Health       {base}/healthz  {base}/readyz")
+        console.print(f"  Metrics      {base}/metrics")
+        console.print(
+            f"  OpenID       {base}/realms/{platform.platform_tenant}"
+            "/.well-known/openid-configuration"
+        )
+        if result is not None and result.password_file is not None:
+            console.print(
+                f"  Superadmin   {result.username} (password in {result.password_file})"
+            )
+        elif result is not None:
+            console.print(f"  Superadmin   {result.username}")
+        console.print(f"  Data         {data_dir}")
+        console.print("Press Ctrl-C to stop.")
+
+    return show
+
+
+@app.command()
+@handle_errors
+def up(
+    data_dir: DataDirOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+) -> None:
+    """Start everything in one process, with embedded servers unless URLs are set."""
+    settings = settings_for(data_dir)
+    bind_host = host or settings.host
+    bind_port = port if port is not None else settings.port
+    launcher.check_port_free(bind_host, bind_port)
+    console.print("Starting PostgreSQL and NATS...")
+    with launcher.embedded_servers(settings) as connections:
+        with console.status("Applying migrations..."):
+            launcher.migrate_servers(settings, connections)
+        run_async(
+            launcher.run_platform(
+                settings,
+                connections,
+                host=bind_host,
+                port=bind_port,
+                bootstrap=True,
+                on_ready=_print_ready(str(settings.data_dir.absolute())),  # type: ignore[arg-type]
+            )
+        )
+        console.print("Stopping...")
+    console.print("EAF stopped.")
+
+
+@app.command()
+@handle_errors
+def serve(
+    role: Annotated[
+        str, typer.Argument(help="all, iam, relay or projections")
+    ] = "all",
+    host: HostOption = None,
+    port: PortOption = None,
+) -> None:
+    """Run one role against external servers (EAF_DATABASE_URL, EAF_NATS_URL)."""
+    roles = {"all", "iam", "relay", "projections"}
+    if role not in roles:
+        raise fail(f"unknown role {role!r}; choose one of {', '.join(sorted(roles))}", 2)
+    settings = settings_for()
+    connections = launcher.external_connections(settings)
+    run_async(
+        launcher.run_platform(
+            settings,
+            connections,
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            serve_http=role in ("all", "iam"),
+            run_relay=role in ("all", "relay"),
+            run_projections=role in ("all", "projections"),
+        )
+    )
+
+
+@app.command(name="migrate")
+@handle_errors
+def migrate_command(
+    action: Annotated[str, typer.Argument(help="upgrade, downgrade, sql or current")] = "upgrade",
+    revision: Annotated[str | None, typer.Argument(help="Target revision")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Apply, revert or print schema migrations (owner DSN: EAF_DATABASE_URL)."""
+    settings = settings_for(data_dir)
+    connections = launcher.external_connections(settings)
+    owner = connections.owner_dsn
+    if owner is None:
+        raise fail("migrations need EAF_DATABASE_URL, the schema owner's DSN", 2)
+    role = settings.runtime_role
+    if action == "upgrade":
+        launcher.migrate_servers(settings, connections)
+        console.print(f"schema at {migrate.current_revision(owner)}")
+    elif action == "downgrade":
+        if not revision:
+            raise fail("name the revision to go back to, e.g. `eaf migrate downgrade 0001`", 2)
+        migrate.downgrade(owner, role, revision)
+        console.print(f"schema at {migrate.current_revision(owner)}")
+    elif action == "sql":
+        typer.echo(migrate.upgrade_sql(owner, role, revision or "head"))
+    elif action == "current":
+        console.print(f"current {migrate.current_revision(owner)}, head {migrate.head_revision()}")
+    else:
+        raise fail(f"unknown action {action!r}; use upgrade, downgrade, sql or current", 2)
+
+
+@app.command()
+def version() -> None:
+    """Print the version and revision."""
+    typer.echo(f"eaf {eaf_version()} ({eaf_revision()})")
+
+
+def main() -> None:
+    app()

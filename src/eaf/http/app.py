@@ -1,0 +1,83 @@
+"""The HTTP application: API routers, health, metrics and error handling."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from eaf.http.problems import install_problem_handlers
+from eaf.iam.http import router as iam_router
+from eaf.version import eaf_revision, eaf_version
+
+log = structlog.get_logger(__name__)
+
+REQUESTS = Counter(
+    "eaf_http_requests", "HTTP requests served", ["method", "route", "status"]
+)
+LATENCY = Histogram("eaf_http_request_seconds", "HTTP request latency", ["route"])
+
+
+async def _observe(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(route).observe(elapsed)
+        if route not in ("/healthz", "/readyz", "/metrics"):
+            log.info(
+                "http.request",
+                method=request.method,
+                route=route,
+                status=response.status_code,
+                duration_ms=round(elapsed * 1000, 1),
+            )
+    response.headers["X-Correlation-Id"] = correlation_id
+    return response
+
+
+def create_app(platform: Any) -> FastAPI:
+    """The FastAPI app for ``platform`` (a started or starting Platform)."""
+    app = FastAPI(
+        title="EAF",
+        version=eaf_version(),
+        description="Event-sourced, multi-tenant application platform.",
+    )
+    app.state.platform = platform
+    install_problem_handlers(app)
+    app.middleware("http")(_observe)
+    app.include_router(iam_router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness of every dependency")
+    async def readyz() -> JSONResponse:
+        checks = await platform.readiness()
+        is_ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if is_ready else "not-ready", "checks": checks},
+            status_code=200 if is_ready else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/version", tags=["operations"], summary="The served version")
+    async def served_version() -> dict[str, str]:
+        return {"version": eaf_version(), "revision": eaf_revision()}
+
+    return app

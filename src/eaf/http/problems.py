@@ -1,0 +1,104 @@
+"""RFC 9457 problem details for every error the API answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from eaf.errors import DomainError, InfrastructureError
+from eaf.eventstore.errors import ConcurrencyError
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str, code: str, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"urn:eaf:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _validation_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "location": ".".join(str(part) for part in error.get("loc", ())),
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+    if any(error["type"] == "json_invalid" for error in errors):
+        return problem(
+            400, "Malformed JSON", "the request body is not valid JSON", "malformed-json"
+        )
+    return problem(
+        422,
+        "Invalid request",
+        "the request does not match the schema; see errors",
+        "invalid-request",
+        errors=errors,
+    )
+
+
+def _domain_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    extra = {key: value for key, value in exc.context.items() if isinstance(value, str)}
+    title = exc.code.replace("-", " ").capitalize()
+    response = problem(exc.status, title, exc.detail, exc.code, **extra)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+def _conflict_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConcurrencyError)
+    return problem(
+        409,
+        "Concurrent change",
+        str(exc),
+        "concurrency-conflict",
+        expected_version=exc.expected_version,
+        actual_version=exc.actual_version,
+    )
+
+
+def _http_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    response = problem(
+        exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}"
+    )
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _unavailable_problem(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("http.dependency_unavailable", error=str(exc))
+    return problem(
+        503,
+        "Service unavailable",
+        "a server the platform depends on is unavailable; retry shortly",
+        "unavailable",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_exception_handler(DomainError, _domain_problem)
+    app.add_exception_handler(ConcurrencyError, _conflict_problem)
+    app.add_exception_handler(HTTPException, _http_problem)
+    app.add_exception_handler(InfrastructureError, _unavailable_problem)

@@ -1,0 +1,1 @@
+"""IAM domain: tenants and users as aggregates, rules free of I/O."""

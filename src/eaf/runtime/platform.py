@@ -1,0 +1,130 @@
+"""The running platform: pools, bus, relay, projections and services, wired."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from eaf.bus.nats import NatsBus
+from eaf.bus.relay import Relay
+from eaf.db.pool import Database
+from eaf.eventstore.postgres import PostgresEventStore
+from eaf.iam.adapters.keys import KeyStore
+from eaf.iam.projections import UsersProjection
+from eaf.iam.service import IamService
+from eaf.iam.tokens import TokenIssuer, TokenVerifier
+from eaf.projections.base import Projection
+from eaf.projections.runner import ProjectionRunner
+from eaf.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def all_projections() -> list[Projection]:
+    """Every projection the platform's services define."""
+    return [UsersProjection()]
+
+
+@dataclass
+class PlatformOptions:
+    runtime_dsn: str
+    nats_url: str
+    secret: bytes
+    public_url: str
+    run_relay: bool = True
+    run_projections: bool = True
+    projections: list[Projection] = field(default_factory=all_projections)
+
+
+class Platform:
+    """Owns the connections and background workers of one EAF process."""
+
+    def __init__(self, settings: Settings, options: PlatformOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.platform_tenant = settings.bootstrap_tenant
+        self.public_url = options.public_url.rstrip("/")
+        self.db = Database(
+            options.runtime_dsn,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+        )
+        self.store = PostgresEventStore(self.db)
+        self.bus = NatsBus(
+            options.nats_url,
+            stream_name=settings.stream_name,
+            subject_prefix=settings.subject_prefix,
+            replicas=settings.stream_replicas,
+            duplicate_window_s=settings.duplicate_window_s,
+        )
+        self.keys = KeyStore(self.db, options.secret)
+        self.iam = IamService(
+            self.db,
+            self.store,
+            self.keys,
+            platform_tenant=self.platform_tenant,
+            snapshot_every=settings.snapshot_every,
+        )
+        self.issuer = TokenIssuer(
+            self.keys, self.issuer_for, settings.access_token_ttl_s
+        )
+        self.verifier = TokenVerifier(self.keys, self.issuer_for)
+        self.relay = Relay(options.runtime_dsn, self.store, self.bus)
+        self.runners = [
+            ProjectionRunner(
+                self.db,
+                self.bus,
+                projection,
+                max_attempts=settings.consumer_max_attempts,
+            )
+            for projection in options.projections
+        ]
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def issuer_for(self, tenant_id: str) -> str:
+        return f"{self.public_url}/realms/{tenant_id}"
+
+    async def start(self) -> None:
+        await self.db.open()
+        await self.bus.connect()
+        await self.bus.ensure_stream()
+        if self.options.run_relay:
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        if self.options.run_projections:
+            for runner in self.runners:
+                self._tasks.append(asyncio.create_task(runner.run(self._stop)))
+        log.info("platform.started", tasks=len(self._tasks))
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks.clear()
+        await self.bus.close()
+        await self.db.close()
+        log.info("platform.stopped")
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {
+            "postgres": await self.db.is_reachable(),
+            "nats": await self.bus.is_ready(),
+        }
+        if self.options.run_relay:
+            checks["relay"] = self.relay.is_healthy and not self._task_failed(0)
+        if self.options.run_projections:
+            checks["projections"] = all(runner.is_healthy for runner in self.runners)
+        return checks
+
+    def _task_failed(self, index: int) -> bool:
+        if index >= len(self._tasks):
+            return True
+        return self._tasks[index].done()
