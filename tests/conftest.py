@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,10 +17,14 @@ from tests.support import servers as test_servers
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[test_servers.Servers]:
-    running = test_servers.start_servers(tmp_path_factory.mktemp("servers"))
+def servers() -> Iterator[test_servers.Servers]:
+    # Not under pytest's temp tree: each pytest run makes that tree 0700, which
+    # would lock out the unprivileged account PostgreSQL runs as under root.
+    base = Path(tempfile.mkdtemp(prefix="eaf-test-servers-"))
+    running = test_servers.start_servers(base)
     yield running
     test_servers.stop_servers(running)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

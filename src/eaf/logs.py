@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -15,7 +16,9 @@ import structlog
 _SECRET_KEYS = ("password", "secret", "token", "authorization", "private_key")
 
 
-def _mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_secrets(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if any(marker in key.lower() for marker in _SECRET_KEYS):
             event_dict[key] = "***"

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Encrypts signing keys at rest; generated into the data dir if unset.",
+        description="Encrypts signing keys at rest; made in the data dir if unset.",
     )
 
     bootstrap_admin_username: str = "admin"

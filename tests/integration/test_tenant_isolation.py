@@ -19,7 +19,9 @@ async def test_runtime_role_reads_no_rows_of_other_tenant(
     async with db.transaction("tenant-a") as conn:
         cur = await conn.execute("SELECT tenant_id FROM events")
         visible = [row["tenant_id"] for row in await cur.fetchall()]
-        cur = await conn.execute("SELECT count(*) AS n FROM events WHERE tenant_id = 'tenant-b'")
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM events WHERE tenant_id = 'tenant-b'"
+        )
         other = await cur.fetchone()
 
     assert visible == ["tenant-a"]
@@ -42,7 +44,12 @@ async def test_runtime_role_cannot_write_for_other_tenant(
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         async with db.transaction("tenant-a") as conn:
             await store.append(
-                "tenant-b", "s-1", "test.thing", [NewEvent("B", {})], NO_STREAM, conn=conn
+                "tenant-b",
+                "s-1",
+                "test.thing",
+                [NewEvent("B", {})],
+                NO_STREAM,
+                conn=conn,
             )
 
 
@@ -64,7 +71,8 @@ async def test_recorded_events_cannot_be_changed(
 ) -> None:
     await store.append("tenant-a", "s-1", "test.thing", [NewEvent("A", {})], NO_STREAM)
 
-    with psycopg.connect(database.owner_dsn) as conn, pytest.raises(
-        psycopg.errors.RaiseException, match="immutable"
+    with (
+        psycopg.connect(database.owner_dsn) as conn,
+        pytest.raises(psycopg.errors.RaiseException, match="immutable"),
     ):
         conn.execute("UPDATE events SET payload = '{}'::jsonb")

@@ -97,6 +97,8 @@ def drop_database(servers: Servers, name: str) -> None:
 def _create_database(servers: Servers, name: str, template: str | None = None) -> None:
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template:
-        statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+        statement = sql.SQL("{} TEMPLATE {}").format(
+            statement, sql.Identifier(template)
+        )
     with psycopg.connect(servers.admin_dsn, autocommit=True) as conn:
         conn.execute(statement)

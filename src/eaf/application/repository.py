@@ -39,7 +39,9 @@ class Repository(Generic[A]):
             aggregate.replay(event)
         return aggregate
 
-    async def load_without_snapshot(self, tenant_id: str, aggregate_id: str) -> A | None:
+    async def load_without_snapshot(
+        self, tenant_id: str, aggregate_id: str
+    ) -> A | None:
         stream_id = self.aggregate_type.stream_id_for(aggregate_id)
         aggregate: A | None = None
         async for recorded in self.store.read_stream(tenant_id, stream_id):
@@ -95,7 +97,9 @@ class Repository(Generic[A]):
             await self._maybe_snapshot(tenant_id, aggregate, len(recorded))
         return new_version
 
-    async def _maybe_snapshot(self, tenant_id: str, aggregate: A, appended: int) -> None:
+    async def _maybe_snapshot(
+        self, tenant_id: str, aggregate: A, appended: int
+    ) -> None:
         if self.snapshot_every is None:
             return
         crossed = aggregate.version // self.snapshot_every > (

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 
 from eaf.bus.errors import BusError
 from eaf.bus.nats import NatsBus
+from eaf.db.pool import Connection
 from eaf.eventstore.postgres import PostgresEventStore
 
 log = structlog.get_logger(__name__)
@@ -93,7 +94,7 @@ class Relay:
             log.info("relay.active", checkpoint=self.checkpoint_name)
             await self._publish_loop(conn, stop)
 
-    async def _start_position(self, conn: psycopg.AsyncConnection) -> tuple[int, str | None]:  # type: ignore[type-arg]
+    async def _start_position(self, conn: Connection) -> tuple[int, str | None]:
         await conn.execute(
             "INSERT INTO checkpoints (name, position) VALUES (%s, 0) "
             "ON CONFLICT (name) DO NOTHING",
@@ -113,7 +114,7 @@ class Relay:
             log.warning("relay.stream_empty", checkpoint=checkpoint)
         return checkpoint, last_id
 
-    async def _publish_loop(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+    async def _publish_loop(self, conn: Connection, stop: asyncio.Event) -> None:
         position, last_id = await self._start_position(conn)
         self.position = position
         self.is_healthy = True

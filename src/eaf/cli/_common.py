@@ -23,7 +23,11 @@ T = TypeVar("T")
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where embedded servers keep their data.", show_default="./.eaf"),
+    typer.Option(
+        "--data-dir",
+        help="Where embedded servers keep their data.",
+        show_default="./.eaf",
+    ),
 ]
 
 

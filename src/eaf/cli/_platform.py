@@ -12,7 +12,9 @@ from eaf.settings import Settings
 
 
 @contextlib.asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[tuple[Connections, Database, PostgresEventStore]]:
+async def open_store(
+    settings: Settings,
+) -> AsyncIterator[tuple[Connections, Database, PostgresEventStore]]:
     connections = external_connections(settings)
     db = Database(connections.runtime_dsn, min_size=1, max_size=2)
     await db.open()

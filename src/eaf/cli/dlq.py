@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from eaf.cli._common import DataDirOption, console, fail, handle_errors, run_async, settings_for
+from eaf.cli._common import (
+    DataDirOption,
+    console,
+    fail,
+    handle_errors,
+    run_async,
+    settings_for,
+)
 from eaf.cli._platform import open_store
 from eaf.projections.operations import list_parked, replay_parked
 from eaf.runtime.platform import all_projections
@@ -19,7 +26,9 @@ app = typer.Typer(help="Parked (dead-lettered) events.", no_args_is_help=True)
 @handle_errors
 def list_command(
     consumer: Annotated[str | None, typer.Option(help="Only this consumer")] = None,
-    include_replayed: Annotated[bool, typer.Option("--all", help="Also replayed ones")] = False,
+    include_replayed: Annotated[
+        bool, typer.Option("--all", help="Also replayed ones")
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """List parked events with their errors."""
@@ -28,11 +37,25 @@ def list_command(
     async def collect() -> None:
         async with open_store(settings) as (_, db, _store):
             parked = await list_parked(db, consumer, include_replayed)
-        table = Table("id", "consumer", "position", "tenant", "event", "attempts", "error", "replayed")
+        table = Table(
+            "id",
+            "consumer",
+            "position",
+            "tenant",
+            "event",
+            "attempts",
+            "error",
+            "replayed",
+        )
         for item in parked:
             table.add_row(
-                str(item.id), item.consumer, str(item.position), item.tenant_id,
-                item.event_type, str(item.attempts), item.error[:80],
+                str(item.id),
+                item.consumer,
+                str(item.position),
+                item.tenant_id,
+                item.event_type,
+                str(item.attempts),
+                item.error[:80],
                 item.replayed_at.isoformat() if item.replayed_at else "",
             )
         console.print(table)
@@ -44,7 +67,9 @@ def list_command(
 @app.command()
 @handle_errors
 def replay(
-    ids: Annotated[list[int] | None, typer.Argument(help="Parked ids; all if none")] = None,
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Parked ids; all if none")
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Apply parked events again; those that fail stay parked."""

@@ -91,16 +91,16 @@ def up(
 @app.command()
 @handle_errors
 def serve(
-    role: Annotated[
-        str, typer.Argument(help="all, iam, relay or projections")
-    ] = "all",
+    role: Annotated[str, typer.Argument(help="all, iam, relay or projections")] = "all",
     host: HostOption = None,
     port: PortOption = None,
 ) -> None:
     """Run one role against external servers (EAF_DATABASE_URL, EAF_NATS_URL)."""
     roles = {"all", "iam", "relay", "projections"}
     if role not in roles:
-        raise fail(f"unknown role {role!r}; choose one of {', '.join(sorted(roles))}", 2)
+        raise fail(
+            f"unknown role {role!r}; choose one of {', '.join(sorted(roles))}", 2
+        )
     settings = settings_for()
     connections = launcher.external_connections(settings)
     run_async(
@@ -119,7 +119,9 @@ def serve(
 @app.command(name="migrate")
 @handle_errors
 def migrate_command(
-    action: Annotated[str, typer.Argument(help="upgrade, downgrade, sql or current")] = "upgrade",
+    action: Annotated[
+        str, typer.Argument(help="upgrade, downgrade, sql or current")
+    ] = "upgrade",
     revision: Annotated[str | None, typer.Argument(help="Target revision")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -135,15 +137,21 @@ def migrate_command(
         console.print(f"schema at {migrate.current_revision(owner)}")
     elif action == "downgrade":
         if not revision:
-            raise fail("name the revision to go back to, e.g. `eaf migrate downgrade 0001`", 2)
+            raise fail(
+                "name the revision to go back to, e.g. `eaf migrate downgrade 0001`", 2
+            )
         migrate.downgrade(owner, role, revision)
         console.print(f"schema at {migrate.current_revision(owner)}")
     elif action == "sql":
         typer.echo(migrate.upgrade_sql(owner, role, revision or "head"))
     elif action == "current":
-        console.print(f"current {migrate.current_revision(owner)}, head {migrate.head_revision()}")
+        console.print(
+            f"current {migrate.current_revision(owner)}, head {migrate.head_revision()}"
+        )
     else:
-        raise fail(f"unknown action {action!r}; use upgrade, downgrade, sql or current", 2)
+        raise fail(
+            f"unknown action {action!r}; use upgrade, downgrade, sql or current", 2
+        )
 
 
 @app.command()

@@ -8,7 +8,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from eaf.cli._common import DataDirOption, console, fail, handle_errors, run_async, settings_for
+from eaf.cli._common import (
+    DataDirOption,
+    console,
+    fail,
+    handle_errors,
+    run_async,
+    settings_for,
+)
 from eaf.cli._platform import open_store
 from eaf.projections.operations import projection_status, rebuild_projection
 from eaf.runtime.platform import all_projections
@@ -28,8 +35,12 @@ def status(data_dir: DataDirOption = None) -> None:
         table = Table("projection", "position", "head", "lag", "parked", "updated")
         for row in rows:
             table.add_row(
-                row.name, str(row.position), str(row.head), str(row.lag),
-                str(row.parked), row.updated_at.isoformat() if row.updated_at else "-",
+                row.name,
+                str(row.position),
+                str(row.head),
+                str(row.lag),
+                str(row.parked),
+                row.updated_at.isoformat() if row.updated_at else "-",
             )
         console.print(table)
 
@@ -47,15 +58,22 @@ def rebuild(
     by_name = {projection.name: projection for projection in all_projections()}
     projection = by_name.get(name)
     if projection is None:
-        raise fail(f"unknown projection {name!r}; known: {', '.join(sorted(by_name))}", 2)
+        raise fail(
+            f"unknown projection {name!r}; known: {', '.join(sorted(by_name))}", 2
+        )
 
     async def run() -> int:
         async with open_store(settings) as (connections, _, store):
             if connections.owner_dsn is None:
-                raise fail("a rebuild needs EAF_DATABASE_URL (the schema owner's DSN)", 2)
+                raise fail(
+                    "a rebuild needs EAF_DATABASE_URL (the schema owner's DSN)", 2
+                )
             with Progress(
-                "[progress.description]{task.description}", BarColumn(),
-                MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
             ) as progress:
                 task = progress.add_task(f"rebuilding {name}", total=None)
 
@@ -63,7 +81,11 @@ def rebuild(
                     progress.update(task, completed=position, total=head)
 
                 return await rebuild_projection(
-                    connections.owner_dsn, settings.runtime_role, store, projection, advance
+                    connections.owner_dsn,
+                    settings.runtime_role,
+                    store,
+                    projection,
+                    advance,
                 )
 
     position = run_async(run())

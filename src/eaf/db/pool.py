@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg
 import structlog
@@ -19,7 +20,7 @@ from eaf.errors import InfrastructureError
 
 log = structlog.get_logger(__name__)
 
-Connection = psycopg.AsyncConnection[dict[str, object]]
+Connection = psycopg.AsyncConnection[dict[str, Any]]
 
 
 class Database:

@@ -6,7 +6,13 @@ from eaf.eventstore.errors import (
     StreamNotFoundError,
     TenantRequiredError,
 )
-from eaf.eventstore.model import ANY_VERSION, NO_STREAM, NewEvent, RecordedEvent, Snapshot
+from eaf.eventstore.model import (
+    ANY_VERSION,
+    NO_STREAM,
+    NewEvent,
+    RecordedEvent,
+    Snapshot,
+)
 from eaf.eventstore.postgres import PostgresEventStore
 from eaf.eventstore.upcasting import UpcasterChain
 

@@ -43,7 +43,10 @@ def _validation_problem(request: Request, exc: Exception) -> JSONResponse:
     ]
     if any(error["type"] == "json_invalid" for error in errors):
         return problem(
-            400, "Malformed JSON", "the request body is not valid JSON", "malformed-json"
+            400,
+            "Malformed JSON",
+            "the request body is not valid JSON",
+            "malformed-json",
         )
     return problem(
         422,

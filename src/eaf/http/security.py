@@ -42,7 +42,9 @@ def require_superadmin(caller: ExecutionContext, platform_tenant: str) -> None:
         raise PermissionDeniedError("this needs the superadmin role")
 
 
-def require_tenant_admin(caller: ExecutionContext, slug: str, platform_tenant: str) -> None:
+def require_tenant_admin(
+    caller: ExecutionContext, slug: str, platform_tenant: str
+) -> None:
     """Superadmins manage every tenant; a tenant admin only their own."""
     if is_superadmin(caller, platform_tenant):
         return

@@ -15,7 +15,7 @@ from eaf.iam.service import IamService
 
 log = structlog.get_logger(__name__)
 
-PASSWORD_FILE = "bootstrap-admin.txt"
+PASSWORD_FILE = "bootstrap-admin.txt"  # noqa: S105 - a file name, not a secret
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,10 @@ async def bootstrap_platform(
             password = secrets.token_urlsafe(18)
             password_file = _write_secret(data_dir / PASSWORD_FILE, username, password)
         await iam.create_user(
-            tenant, username, f"{username}@eaf.localhost", password,
+            tenant,
+            username,
+            f"{username}@eaf.localhost",
+            password,
             [SUPERADMIN, TENANT_ADMIN],
         )
     log.info("iam.bootstrapped", tenant=tenant, username=username)

@@ -69,12 +69,16 @@ async def create_tenant(body: TenantIn, caller: Caller, request: Request) -> Any
     require_superadmin(caller, platform.platform_tenant)
     slug = check_slug(body.slug)
     return await run_command(
-        _scoped(caller, slug), lambda: platform.iam.create_tenant(slug, body.name), retries=0
+        _scoped(caller, slug),
+        lambda: platform.iam.create_tenant(slug, body.name),
+        retries=0,
     )
 
 
 @router.get(
-    "/api/v1/tenants", response_model=list[TenantOut], tags=["tenants"],
+    "/api/v1/tenants",
+    response_model=list[TenantOut],
+    tags=["tenants"],
     summary="List tenants (superadmin)",
 )
 async def list_tenants(caller: Caller, request: Request) -> Any:
@@ -171,7 +175,9 @@ async def token(slug: str, request: Request) -> JSONResponse:
         await platform.iam.require_tenant(slug)
     except NotFoundError:
         return _oauth_error("invalid_request", f"unknown realm {slug!r}", 404)
-    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+    if "application/x-www-form-urlencoded" not in request.headers.get(
+        "content-type", ""
+    ):
         return _oauth_error("invalid_request", "send the form as x-www-form-urlencoded")
     form = await request.form()
     fields = {key: str(value) for key, value in form.items()}

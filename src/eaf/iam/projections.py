@@ -22,7 +22,8 @@ class UsersProjection(Projection):
         data = event.payload
         await conn.execute(
             "INSERT INTO iam_users (tenant_id, user_id, username, email, roles, "
-            "status, created_at, position) VALUES (%s, %s, %s, %s, %s, 'active', %s, %s) "
+            "status, created_at, position) "
+            "VALUES (%s, %s, %s, %s, %s, 'active', %s, %s) "
             "ON CONFLICT (tenant_id, user_id) DO NOTHING",
             (
                 event.tenant_id,

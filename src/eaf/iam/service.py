@@ -72,7 +72,8 @@ class IamService:
     async def _tenant_row(self, slug: str) -> dict[str, Any] | None:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "SELECT slug, name, status, created_at FROM iam_tenants WHERE slug = %s",
+                "SELECT slug, name, status, created_at FROM iam_tenants "
+                "WHERE slug = %s",
                 (slug,),
             )
             return await cur.fetchone()
@@ -95,11 +96,15 @@ class IamService:
     ) -> dict[str, Any]:
         await self.require_tenant(slug)
         check_password(password, username)
-        checked_roles = check_roles(roles, is_platform_tenant=slug == self.platform_tenant)
+        checked_roles = check_roles(
+            roles, is_platform_tenant=slug == self.platform_tenant
+        )
         user = User.register(str(uuid.uuid4()), username, email, checked_roles)
         password_hash = await asyncio.to_thread(hash_password, password)
         async with self.db.transaction(slug) as conn:
-            await self._claim(conn, "iam_usernames", "username_lower", slug, username, user.id)
+            await self._claim(
+                conn, "iam_usernames", "username_lower", slug, username, user.id
+            )
             await self._claim(conn, "iam_emails", "email_lower", slug, email, user.id)
             await conn.execute(
                 "INSERT INTO iam_credentials (tenant_id, user_id, password_hash) "
@@ -116,7 +121,13 @@ class IamService:
         }
 
     async def _claim(
-        self, conn: Connection, table: str, column: str, slug: str, value: str, user_id: str
+        self,
+        conn: Connection,
+        table: str,
+        column: str,
+        slug: str,
+        value: str,
+        user_id: str,
     ) -> None:
         """Reserve a value unique within the tenant, case-insensitively."""
         cur = await conn.execute(
@@ -142,7 +153,12 @@ class IamService:
             row = await cur.fetchone()
         stored_hash = str(row["password_hash"]) if row else None
         is_valid = await asyncio.to_thread(verify_password, stored_hash, password)
-        if not is_valid or row is None or tenant is None or tenant["status"] != "active":
+        if (
+            not is_valid
+            or row is None
+            or tenant is None
+            or tenant["status"] != "active"
+        ):
             raise AuthenticationError("invalid username or password")
         user = await self.users.load(slug, str(row["user_id"]))
         if user is None or user.status != "active":

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
 from eaf.context import ExecutionContext
@@ -81,10 +82,13 @@ class TokenVerifier:
         if not isinstance(tenant_id, str) or not SLUG.match(tenant_id):
             raise InvalidTokenError("token names no valid tenant")
         jwk = await self._find_key(tenant_id, header.get("kid"))
+        public_key = RSAAlgorithm.from_jwk(jwk)
+        if not isinstance(public_key, RSAPublicKey):
+            raise InvalidTokenError("published key is not an RSA public key")
         try:
             claims = jwt.decode(
                 token,
-                key=RSAAlgorithm.from_jwk(jwk),
+                key=public_key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=self.issuer_for(tenant_id),

@@ -20,7 +20,7 @@ async def lock_checkpoint(conn: Connection, name: str) -> int:
         "SELECT position FROM checkpoints WHERE name = %s FOR UPDATE", (name,)
     )
     row = await cur.fetchone()
-    return int(row["position"]) if row else 0  # type: ignore[call-overload]
+    return int(row["position"]) if row else 0
 
 
 async def set_checkpoint(conn: Connection, name: str, position: int) -> None:

@@ -88,7 +88,7 @@ async def list_parked(
     )
     async with db.transaction() as conn:
         cur = await conn.execute(query, {"consumer": consumer, "all": include_replayed})
-        return [ParkedMessage(**row) for row in await cur.fetchall()]  # type: ignore[arg-type]
+        return [ParkedMessage(**row) for row in await cur.fetchall()]
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,10 @@ async def _replay_one(
             )
             row = await cur.fetchone()
             if row is None:
-                return ReplayResult(message.id, message.event_id, False, "already replayed")
-            event = RecordedEvent.from_envelope(row["envelope"])  # type: ignore[arg-type]
+                return ReplayResult(
+                    message.id, message.event_id, False, "already replayed"
+                )
+            event = RecordedEvent.from_envelope(row["envelope"])
             await projection.apply(conn, event)
             await conn.execute(
                 "UPDATE parked_messages SET replayed_at = now() WHERE id = %s",
@@ -158,7 +160,7 @@ def _index_shape(definition: str) -> str:
     if not match:
         return definition
     table = match.group(3).split(".")[-1]
-    return f"{match.group(1) or ''}INDEX ON {table}{definition[match.end():]}"
+    return f"{match.group(1) or ''}INDEX ON {table}{definition[match.end() :]}"
 
 
 async def rebuild_projection(
@@ -182,30 +184,42 @@ async def rebuild_projection(
         await _create_shadow_tables(conn, projection, runtime_role)
         await conn.commit()
         head = await store.head_position()
-        position = await _replay_into_shadow(conn, store, projection, 0, head, progress, batch_size)
+        position = await _replay_into_shadow(
+            conn, store, projection, 0, head, progress, batch_size
+        )
         async with conn.transaction():
-            await lock_checkpoint(conn, projection.checkpoint_name)  # type: ignore[arg-type]
+            await lock_checkpoint(conn, projection.checkpoint_name)
             final_head = await _head(conn)
             position = await _replay_into_shadow(
-                conn, store, projection, position, final_head, progress, batch_size, commit=False
+                conn,
+                store,
+                projection,
+                position,
+                final_head,
+                progress,
+                batch_size,
+                commit=False,
             )
             await _swap_in(conn, projection)
             await conn.execute(
-                "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
+                "UPDATE checkpoints SET position = %s, updated_at = now() "
+                "WHERE name = %s",
                 (position, projection.checkpoint_name),
             )
     log.info("projection.rebuilt", projection=projection.name, position=position)
     return position
 
 
-async def _head(conn: psycopg.AsyncConnection) -> int:  # type: ignore[type-arg]
+async def _head(conn: Connection) -> int:
     cur = await conn.execute("SELECT coalesce(max(position), 0) AS head FROM events")
     row = await cur.fetchone()
-    return int(row["head"]) if row else 0  # type: ignore[call-overload]
+    return int(row["head"]) if row else 0
 
 
 async def _create_shadow_tables(
-    conn: psycopg.AsyncConnection, projection: Projection, runtime_role: str  # type: ignore[type-arg]
+    conn: Connection,
+    projection: Projection,
+    runtime_role: str,
 ) -> None:
     await conn.execute(
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SHADOW_SCHEMA))
@@ -242,7 +256,7 @@ async def _create_shadow_tables(
 
 
 async def _replay_into_shadow(
-    conn: psycopg.AsyncConnection,  # type: ignore[type-arg]
+    conn: Connection,
     store: PostgresEventStore,
     projection: Projection,
     after: int,
@@ -258,14 +272,14 @@ async def _replay_into_shadow(
                 sql.Identifier(SHADOW_SCHEMA)
             )
         )
-        events = await store.read_all_in(conn, position, batch_size)  # type: ignore[arg-type]
+        events = await store.read_all_in(conn, position, batch_size)
         if not events:
             break
         for event in events:
             if event.position > until:
                 break
             if projection.handles(event):
-                await projection.apply(conn, event)  # type: ignore[arg-type]
+                await projection.apply(conn, event)
             position = event.position
         if commit:
             await conn.commit()
@@ -274,7 +288,7 @@ async def _replay_into_shadow(
     return position
 
 
-async def _swap_in(conn: psycopg.AsyncConnection, projection: Projection) -> None:  # type: ignore[type-arg]
+async def _swap_in(conn: Connection, projection: Projection) -> None:
     for table in projection.tables:
         old_indexes = await _indexes(conn, "public", table)
         old_name = f"{table}_replaced"
@@ -300,16 +314,18 @@ async def _swap_in(conn: psycopg.AsyncConnection, projection: Projection) -> Non
                 await _rename_index(conn, new_name, wanted)
 
 
-async def _indexes(conn: psycopg.AsyncConnection, schema: str, table: str) -> dict[str, str]:  # type: ignore[type-arg]
+async def _indexes(conn: Connection, schema: str, table: str) -> dict[str, str]:
     cur = await conn.execute(
         "SELECT indexname, indexdef FROM pg_indexes "
         "WHERE schemaname = %s AND tablename = %s",
         (schema, table),
     )
-    return {_index_shape(row["indexdef"]): row["indexname"] for row in await cur.fetchall()}
+    return {
+        _index_shape(row["indexdef"]): row["indexname"] for row in await cur.fetchall()
+    }
 
 
-async def _rename_index(conn: psycopg.AsyncConnection, current: str, wanted: str) -> None:  # type: ignore[type-arg]
+async def _rename_index(conn: Connection, current: str, wanted: str) -> None:
     cur = await conn.execute(
         "SELECT conname FROM pg_constraint WHERE conname = %s", (current,)
     )
@@ -319,7 +335,8 @@ async def _rename_index(conn: psycopg.AsyncConnection, current: str, wanted: str
         else "ALTER INDEX {current_q} RENAME TO {wanted}"
     )
     cur = await conn.execute(
-        "SELECT tablename FROM pg_indexes WHERE schemaname = 'public' AND indexname = %s",
+        "SELECT tablename FROM pg_indexes "
+        "WHERE schemaname = 'public' AND indexname = %s",
         (current,),
     )
     row = await cur.fetchone()

@@ -80,7 +80,8 @@ def external_connections(settings: Settings) -> Connections:
     runtime_file = settings.data_dir / RUNTIME_FILE
     if not runtime_file.exists():
         raise ConfigurationError(
-            f"no servers configured and no running `eaf up` found in {settings.data_dir}; "
+            "no servers configured and no running `eaf up` found in "
+            f"{settings.data_dir}; "
             "start `eaf up` or set EAF_DATABASE_URL and EAF_NATS_URL"
         )
     return Connections(**json.loads(runtime_file.read_text()))
@@ -202,7 +203,8 @@ async def run_platform(
             )
             server = _Server(config)
             serving = asyncio.create_task(server.serve())
-            while not server.started and not serving.done():
+            # uvicorn only exposes a flag for "listening", so poll it briefly.
+            while not server.started and not serving.done():  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             if serving.done():
                 serving.result()

@@ -29,7 +29,9 @@ def _key_id(public_key: rsa.RSAPublicKey) -> str:
     der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
+    )
 
 
 def public_jwk(public_key: rsa.RSAPublicKey, kid: str) -> dict[str, Any]:
@@ -83,7 +85,8 @@ class KeyStore:
         if row is None:
             raise NotFoundError(f"tenant {tenant_id!r} has no signing key")
         private_key = serialization.load_pem_private_key(
-            bytes(row["private_key"]), password=self.secret  # type: ignore[arg-type]
+            bytes(row["private_key"]),
+            password=self.secret,
         )
         assert isinstance(private_key, rsa.RSAPrivateKey)
         key = SigningKey(kid=str(row["kid"]), private_key=private_key)
@@ -98,7 +101,7 @@ class KeyStore:
             cur = await conn.execute(
                 "SELECT public_jwk FROM iam_signing_keys ORDER BY created_at"
             )
-            keys = [dict(row["public_jwk"]) for row in await cur.fetchall()]  # type: ignore[call-overload]
+            keys = [dict(row["public_jwk"]) for row in await cur.fetchall()]
         self._public[tenant_id] = (time.monotonic() + self.cache_ttl_s, keys)
         return keys
 

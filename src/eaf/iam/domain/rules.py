@@ -56,7 +56,9 @@ def check_password(password: str, username: str) -> None:
             field="password",
         )
     if password.casefold() == username.casefold():
-        raise InvalidInputError("password must differ from the username", field="password")
+        raise InvalidInputError(
+            "password must differ from the username", field="password"
+        )
 
 
 def check_roles(roles: list[str], *, is_platform_tenant: bool) -> list[str]:

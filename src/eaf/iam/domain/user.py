@@ -27,7 +27,9 @@ class User(Aggregate):
         self.status = "new"
 
     @classmethod
-    def register(cls, user_id: str, username: str, email: str, roles: list[str]) -> User:
+    def register(
+        cls, user_id: str, username: str, email: str, roles: list[str]
+    ) -> User:
         user = cls(user_id)
         user.record(
             UserRegistered(

@@ -73,7 +73,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute(f"REVOKE ALL ON FUNCTION eaf_read_all_events FROM PUBLIC")
+    op.execute("REVOKE ALL ON FUNCTION eaf_read_all_events FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION eaf_read_all_events TO {role}")
     op.execute(f"GRANT EXECUTE ON FUNCTION eaf_head_position TO {role}")
 

@@ -14,7 +14,13 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-TENANT_TABLES = ("iam_usernames", "iam_emails", "iam_credentials", "iam_signing_keys", "iam_users")
+TENANT_TABLES = (
+    "iam_usernames",
+    "iam_emails",
+    "iam_credentials",
+    "iam_signing_keys",
+    "iam_users",
+)
 
 
 def upgrade() -> None:

@@ -1,0 +1,118 @@
+"""The licensing error subtree.
+
+Everything here derives from :class:`LicensingError`, so a product can catch one
+type. Errors that a command of the license aggregate raises also derive from
+:class:`eaf.errors.DomainError`, which gives the HTTP layer a status and a code.
+"""
+
+from __future__ import annotations
+
+from eaf.errors import DomainError, EAFError, NotFoundError
+
+
+class LicensingError(EAFError):
+    """Base class of every licensing error."""
+
+
+class LicenseFormatError(LicensingError, DomainError):
+    """A license, certificate, request or key set is malformed."""
+
+    code = "invalid-license-format"
+
+
+class LicenseSignatureError(LicensingError):
+    """A signature does not verify with the key its header names."""
+
+
+class SigningKeyError(LicensingError):
+    """A private key cannot be read: wrong secret, damaged file, wrong type."""
+
+
+class UnknownKeyError(LicensingError):
+    """The key id of a signed file is not in the pinned key ring."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(f"signing key {kid!r} is not in the key ring")
+        self.kid = kid
+
+
+class RevokedKeyError(LicensingError):
+    """The file was signed with a key that has been revoked."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(f"signing key {kid!r} has been revoked")
+        self.kid = kid
+
+
+class ProductMismatchError(LicensingError, DomainError):
+    """A license, certificate or request belongs to another product."""
+
+    code = "product-mismatch"
+
+
+class LicenseExpiredError(LicensingError):
+    """The license ended, grace period included."""
+
+
+class LicenseNotYetValidError(LicensingError):
+    """The license starts later than the current time."""
+
+
+class ClockTamperError(LicensingError):
+    """The clock runs earlier than a time this machine has already seen."""
+
+
+class LastSeenTamperedError(ClockTamperError):
+    """The last-seen time file was edited or does not belong to this license."""
+
+
+class FingerprintUnavailableError(LicensingError, DomainError):
+    """A fingerprint has neither machine-id nor DMI uuid to anchor it."""
+
+    code = "fingerprint-unavailable"
+
+
+class MachineMismatchError(LicensingError):
+    """A machine certificate belongs to another machine or license."""
+
+
+class ActivationRequiredError(LicensingError):
+    """A node-locked license has no machine certificate installed."""
+
+
+class ActivationExpiredError(LicensingError):
+    """The machine certificate has passed its own expiry."""
+
+
+class FeatureNotLicensedError(LicensingError):
+    """The installed license does not grant the requested feature."""
+
+    def __init__(self, feature: str) -> None:
+        super().__init__(f"feature {feature!r} is not licensed")
+        self.feature = feature
+
+
+class PolicyError(LicensingError, DomainError):
+    """A policy's terms contradict each other or are out of range."""
+
+    code = "invalid-policy"
+
+
+class LicenseStateError(LicensingError, DomainError):
+    """A command does not fit the license's current state."""
+
+    status = 409
+    code = "license-state-conflict"
+
+
+class SeatLimitExceededError(LicensingError, DomainError):
+    """Activating one more machine would exceed the license's seats."""
+
+    status = 409
+    code = "seat-limit-exceeded"
+
+
+class ActivationNotFoundError(LicensingError, NotFoundError):
+    """No active machine activation has the given id."""
+
+    code = "activation-not-found"
