@@ -28,10 +28,12 @@ _COLUMNS = (
     "position, event_id, tenant_id, stream_id, stream_type, stream_version, "
     "event_type, schema_version, payload, metadata, recorded_at"
 )
-_INSERT = (  # noqa: S608
+_INSERT = (
     "INSERT INTO events (event_id, tenant_id, stream_id, stream_type, "
     "stream_version, event_type, schema_version, payload, metadata) "
-    f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}"
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "RETURNING position, event_id, tenant_id, stream_id, stream_type, "
+    "stream_version, event_type, schema_version, payload, metadata, recorded_at"
 )
 
 
