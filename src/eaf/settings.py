@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     bootstrap_tenant: str = "default"
 
     access_token_ttl_s: int = Field(default=900, ge=30)
+    relay_checkpoint_delay_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Crash drills only: pause between acks and checkpoint; keep 0.",
+    )
     consumer_max_attempts: int = Field(default=5, ge=1)
     snapshot_every: int = Field(default=50, ge=1)
 

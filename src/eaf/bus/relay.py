@@ -42,6 +42,7 @@ class Relay:
         name: str = "relay",
         batch_size: int = 500,
         idle_wait_s: float = 0.05,
+        checkpoint_delay_s: float = 0.0,
     ) -> None:
         self.dsn = dsn
         self.store = store
@@ -49,6 +50,8 @@ class Relay:
         self.checkpoint_name = name
         self.batch_size = batch_size
         self.idle_wait_s = idle_wait_s
+        # Widens the window between publish and checkpoint for crash drills.
+        self.checkpoint_delay_s = checkpoint_delay_s
         self.is_active = False
         self.is_healthy = False
         self.position = 0
@@ -108,6 +111,12 @@ class Relay:
         # The stream is the truth of what was published: after a crash between
         # publish and checkpoint, start behind the last event the stream holds.
         stream_position, last_id = await self.bus.last_published()
+        if stream_position > checkpoint:
+            log.info(
+                "relay.checkpoint_behind_stream",
+                checkpoint=checkpoint,
+                stream_position=stream_position,
+            )
         if stream_position >= checkpoint:
             return stream_position, last_id
         if checkpoint > 0 and last_id is None:
@@ -127,6 +136,8 @@ class Relay:
             await self.bus.publish_events(events, last_id)
             position = events[-1].position
             last_id = str(events[-1].event_id)
+            if self.checkpoint_delay_s:
+                await asyncio.sleep(self.checkpoint_delay_s)
             await conn.execute(
                 "UPDATE checkpoints SET position = %s, updated_at = now() "
                 "WHERE name = %s",
