@@ -99,9 +99,21 @@ def _unavailable_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("http.unhandled_error", path=request.url.path)
+    return problem(
+        500,
+        "Internal error",
+        "the server failed to handle the request; the error was logged with this "
+        "request's correlation id",
+        "internal-error",
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(DomainError, _domain_problem)
     app.add_exception_handler(ConcurrencyError, _conflict_problem)
     app.add_exception_handler(HTTPException, _http_problem)
     app.add_exception_handler(InfrastructureError, _unavailable_problem)
+    app.add_exception_handler(Exception, _unexpected_problem)
