@@ -51,6 +51,9 @@ def headers_for(event: RecordedEvent) -> dict[str, str]:
         (HEADER_CORRELATION, "correlation_id"),
         (HEADER_CAUSATION, "causation_id"),
         (HEADER_ACTOR, "actor"),
+        (HEADER_ACTOR_TENANT, "actor_tenant"),
+        (HEADER_ROLES, "actor_roles"),
+        (HEADER_PERMISSIONS, "actor_permissions"),
         ("traceparent", "traceparent"),
     ):
         if meta.get(key):
@@ -88,6 +91,7 @@ class NatsBus:
         self.name = name
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._closing = False
 
     @property
     def js(self) -> JetStreamContext:
@@ -107,7 +111,8 @@ class NatsBus:
 
     async def connect(self, timeout_s: float = 10.0) -> None:
         async def on_disconnect() -> None:
-            log.warning("bus.disconnected", servers=self.servers)
+            if not self._closing:
+                log.warning("bus.disconnected", servers=self.servers)
 
         async def on_reconnect() -> None:
             log.info("bus.reconnected", servers=self.servers)
@@ -135,6 +140,7 @@ class NatsBus:
         self._js = self._nc.jetstream(timeout=5.0)
 
     async def close(self) -> None:
+        self._closing = True
         if self._nc is not None and not self._nc.is_closed:
             try:
                 await self._nc.drain()

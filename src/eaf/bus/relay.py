@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from eaf.bus.errors import BusError
 from eaf.bus.nats import NatsBus
 from eaf.db.pool import Connection
-from eaf.eventstore.postgres import PostgresEventStore
+from eaf.eventstore.postgres import APPENDED_CHANNEL, PostgresEventStore
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +41,7 @@ class Relay:
         *,
         name: str = "relay",
         batch_size: int = 500,
-        idle_wait_s: float = 0.05,
+        idle_wait_s: float = 0.5,
         checkpoint_delay_s: float = 0.0,
     ) -> None:
         self.dsn = dsn
@@ -93,6 +93,7 @@ class Relay:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
             if stop.is_set():
                 return
+            await conn.execute(f"LISTEN {APPENDED_CHANNEL}")
             self._set_active(True)
             log.info("relay.active", checkpoint=self.checkpoint_name)
             await self._publish_loop(conn, stop)
@@ -123,6 +124,15 @@ class Relay:
             log.warning("relay.stream_empty", checkpoint=checkpoint)
         return checkpoint, last_id
 
+    async def _wait_for_appends(self, conn: Connection) -> None:
+        """Sleep until an append commits, or ``idle_wait_s`` passes.
+
+        Notifications that arrived while publishing are all consumed here at
+        once, so a backlog of them costs one extra read, not one per append.
+        """
+        async for _ in conn.notifies(timeout=self.idle_wait_s, stop_after=1):
+            pass
+
     async def _publish_loop(self, conn: Connection, stop: asyncio.Event) -> None:
         position, last_id = await self._start_position(conn)
         self.position = position
@@ -130,8 +140,7 @@ class Relay:
         while not stop.is_set():
             events = await self.store.read_all_in(conn, position, self.batch_size)
             if not events:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.idle_wait_s)
+                await self._wait_for_appends(conn)
                 continue
             await self.bus.publish_events(events, last_id)
             position = events[-1].position

@@ -22,6 +22,7 @@ from eaf.eventstore.model import NewEvent, RecordedEvent, Snapshot
 from eaf.eventstore.upcasting import UpcasterChain
 
 APPEND_LOCK_KEY = 0x4541465F41505044  # "EAF_APPD": one key for every append
+APPENDED_CHANNEL = "eaf_events_appended"
 
 # Column lists below are constants of this module, never input: S608 is moot.
 _COLUMNS = (
@@ -115,7 +116,11 @@ class PostgresEventStore:
         events: Sequence[NewEvent],
         expected_version: int | None,
     ) -> list[RecordedEvent]:
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
+        # The notification is delivered at commit and wakes an idle relay.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')",
+            (APPEND_LOCK_KEY, APPENDED_CHANNEL),
+        )
         current = await self._version_in(conn, tenant_id, stream_id)
         if expected_version is not None and current != expected_version:
             raise ConcurrencyError(tenant_id, stream_id, expected_version, current)
@@ -134,14 +139,23 @@ class PostgresEventStore:
             for offset, event in enumerate(events, start=1)
         ]
         recorded: list[RecordedEvent] = []
-        async with conn.cursor() as cur:
-            await cur.executemany(_INSERT, rows, returning=True)
-            while True:
-                row = await cur.fetchone()
-                if row is not None:
-                    recorded.append(_to_recorded(row))
-                if not cur.nextset():
-                    break
+        try:
+            async with conn.cursor() as cur:
+                await cur.executemany(_INSERT, rows, returning=True)
+                while True:
+                    row = await cur.fetchone()
+                    if row is not None:
+                        recorded.append(_to_recorded(row))
+                    if not cur.nextset():
+                        break
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != "events_stream_version_key":
+                raise
+            # Only reachable if a writer bypassed the append lock.
+            actual = current + len(events)
+            raise ConcurrencyError(
+                tenant_id, stream_id, expected_version or current, actual
+            ) from exc
         return recorded
 
     async def _version_in(
