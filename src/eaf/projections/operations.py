@@ -291,11 +291,11 @@ async def _replay_into_shadow(
 async def _swap_in(conn: Connection, projection: Projection) -> None:
     for table in projection.tables:
         old_indexes = await _indexes(conn, "public", table)
-        old_name = f"{table}_replaced"
+        # Drop the live table first: the shadow's default index names may equal
+        # the live ones, and both cannot exist in one schema. The transaction
+        # keeps the swap atomic for readers.
         await conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                sql.Identifier("public", table), sql.Identifier(old_name)
-            )
+            sql.SQL("DROP TABLE {}").format(sql.Identifier("public", table))
         )
         await conn.execute(
             sql.SQL("ALTER TABLE {} SET SCHEMA public").format(
@@ -303,9 +303,6 @@ async def _swap_in(conn: Connection, projection: Projection) -> None:
             )
         )
         new_indexes = await _indexes(conn, "public", table)
-        await conn.execute(
-            sql.SQL("DROP TABLE {}").format(sql.Identifier("public", old_name))
-        )
         # Keep the index and constraint names the migrations gave, so later
         # revisions can still refer to them.
         for shape, new_name in new_indexes.items():
