@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(
         default=None, description="NATS URL; unset starts an embedded nats-server."
     )
+    nats_tls_ca: Path | None = Field(
+        default=None, description="CA bundle that signs the NATS servers' certs."
+    )
     stream_name: str = "EAF"
     subject_prefix: str = Field(default="eaf", pattern=r"^[a-z][a-z0-9_-]*$")
     stream_replicas: int = Field(default=1, ge=1, le=5)
@@ -54,6 +58,28 @@ class Settings(BaseSettings):
     bootstrap_tenant: str = "default"
 
     access_token_ttl_s: int = Field(default=900, ge=30)
+    refresh_token_ttl_s: int = Field(
+        default=8 * 3600, ge=60, description="Idle lifetime of a refresh token."
+    )
+    password_min_length: int = Field(default=8, ge=8, le=128)
+    password_hash_memory_kib: int = Field(
+        default=65536, ge=8192, description="argon2id memory cost per hash."
+    )
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    login_lockout_threshold: int = Field(
+        default=5, ge=1, description="Failed logins that lock a username."
+    )
+    login_lockout_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Failures count within this window; a lock lasts as long.",
+    )
+    password_reset_ttl_s: int = Field(default=1800, ge=60)
+    tenant_status_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long other processes may take to see a suspension.",
+    )
     relay_checkpoint_delay_s: float = Field(
         default=0.0,
         ge=0,
@@ -67,5 +93,14 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, with explicit overrides on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment, with explicit overrides on top.
+
+    ``EAF_ENV_FILE`` names an env file to read first; ``EAF_SECRETS_DIR`` a
+    directory of one file per setting (``EAF_SECRET_KEY`` ...), as container
+    secrets are mounted.
+    """
+    return Settings(
+        _env_file=os.environ.get("EAF_ENV_FILE"),  # type: ignore[call-arg]
+        _secrets_dir=os.environ.get("EAF_SECRETS_DIR"),
+        **overrides,  # type: ignore[arg-type]
+    )

@@ -14,7 +14,7 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from eaf.db import migrate
 from eaf.errors import ConfigurationError
 from eaf.http.app import create_app
 from eaf.iam.bootstrap import BootstrapResult, bootstrap_platform
+from eaf.profiles import check_settings
 from eaf.runtime.platform import Platform, PlatformOptions
 from eaf.settings import Settings
 
@@ -123,6 +124,17 @@ def embedded_servers(settings: Settings) -> Iterator[Connections]:
         yield connections
 
 
+def refuse_unfit_settings(settings: Settings) -> None:
+    """Staging and production refuse to start on development settings."""
+    problems = check_settings(settings)
+    if problems:
+        listed = "; ".join(f"{p.setting}: {p.message}" for p in problems)
+        raise ConfigurationError(
+            f"settings unfit for {settings.environment}: {listed}; "
+            f"see `eaf config check --env {settings.environment}`"
+        )
+
+
 def check_port_free(host: str, port: int) -> None:
     """Fail before starting anything if the HTTP port is taken."""
     if port == 0:
@@ -162,6 +174,7 @@ async def run_platform(
     serve_http: bool = True,
     run_relay: bool = True,
     run_projections: bool = True,
+    http_services: Collection[str] | None = None,
     bootstrap: bool = False,
     on_ready: Callable[[Platform, BootstrapResult | None], None] | None = None,
 ) -> None:
@@ -194,7 +207,7 @@ async def run_platform(
             )
         if serve_http:
             config = uvicorn.Config(
-                create_app(platform),
+                create_app(platform, http_services),
                 host=host,
                 port=port,
                 log_config=None,
