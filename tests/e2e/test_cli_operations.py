@@ -130,4 +130,4 @@ def test_commands_without_servers_say_what_to_do(tmp_path: object) -> None:
     )
 
     assert result.returncode == 1
-    assert "start `eaf up` or set EAF_DATABASE_URL" in result.stderr.replace("\n", " ")
+    assert "start `eaf up` or set EAF_DATABASE_URL" in " ".join(result.stderr.split())

@@ -117,4 +117,4 @@ def test_serve_refuses_to_start_on_unfit_production_settings(tmp_path: Path) -> 
     )
 
     assert result.returncode == 1
-    assert "settings unfit for production" in result.stderr.replace("\n", " ")
+    assert "settings unfit for production" in " ".join(result.stderr.split())
