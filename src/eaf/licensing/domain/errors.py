@@ -116,3 +116,41 @@ class ActivationNotFoundError(LicensingError, NotFoundError):
     """No active machine activation has the given id."""
 
     code = "activation-not-found"
+
+
+class LicenseNotFoundError(LicensingError, NotFoundError):
+    """No license with the given id is visible to the caller."""
+
+    code = "license-not-found"
+
+
+class CatalogNotFoundError(LicensingError, NotFoundError):
+    """No product or policy with the given name exists."""
+
+    code = "catalog-entry-not-found"
+
+
+class SigningKeyStateError(LicensingError, DomainError):
+    """A key command does not fit: no active key, unknown or revoked key."""
+
+    status = 409
+    code = "signing-key-conflict"
+
+
+class LicenseRejectedError(LicensingError, DomainError):
+    """A license file offered for installation does not verify or fit."""
+
+    code = "license-rejected"
+
+
+class UserLimitReachedError(LicensingError, DomainError):
+    """The platform license allows no further user."""
+
+    status = 403
+    code = "license-user-limit-reached"
+
+
+class SigningKeyNotFoundError(LicensingError, NotFoundError):
+    """No signing key has the given id."""
+
+    code = "signing-key-not-found"

@@ -1,0 +1,274 @@
+"""`eaf license`: signing keys, license files and machine activation.
+
+Vendor-side commands (keygen, keys, revoke-key, issue, show, respond, install)
+work on the database like the other operator commands; `request` and `verify`
+run on a customer's machine and need no server at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from eaf.application.commands import run_command
+from eaf.cli._common import (
+    DataDirOption,
+    console,
+    fail,
+    handle_errors,
+    run_async,
+    settings_for,
+)
+from eaf.cli._platform import open_store
+from eaf.context import ExecutionContext
+from eaf.licensing import (
+    ActivationRequest,
+    KeyRing,
+    LicenseStatus,
+    LicensingError,
+    machine_fingerprint,
+    read_activation_request,
+    read_license_file,
+    verify_license,
+    write_activation_request,
+    write_license_file,
+    write_machine_certificate,
+)
+from eaf.licensing.application import Licensing, licensing_key_secret
+from eaf.licensing.domain import _codec
+from eaf.runtime.launcher import signing_secret
+from eaf.settings import Settings
+
+app = typer.Typer(
+    help="Licenses: signing keys, license files, machine activation.",
+    no_args_is_help=True,
+)
+
+T = TypeVar("T")
+
+ExistingFile = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, readable=True)
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write to this file")
+]
+
+
+@contextlib.asynccontextmanager
+async def _licensing(settings: Settings) -> AsyncIterator[Licensing]:
+    async with open_store(settings) as (_, db, store):
+        secret = licensing_key_secret(signing_secret(settings))
+        vendor = settings.bootstrap_tenant
+        yield Licensing(db, store, vendor=vendor, key_secret=secret)
+
+
+def _on_database(
+    data_dir: Path | None, command: Callable[[Licensing], Awaitable[T]]
+) -> T:
+    """Run ``command`` against the vendor's licensing data, as this OS user."""
+    settings = settings_for(data_dir)
+    context = ExecutionContext(
+        tenant_id=settings.bootstrap_tenant, actor=f"cli:{getpass.getuser()}"
+    )
+
+    async def run() -> T:
+        async with _licensing(settings) as licensing:
+            return await run_command(context, lambda: command(licensing), retries=0)
+
+    return run_async(run())
+
+
+def _emit(text: str, out: Path | None, what: str) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text)
+    console.print(f"{what} written to {out}")
+
+
+@app.command()
+@handle_errors
+def keygen(data_dir: DataDirOption = None) -> None:
+    """Create a signing key; the active one is retired (a rotation)."""
+    key = _on_database(data_dir, lambda lic: lic.keys.generate_key())
+    console.print(f"active signing key {key['kid']}")
+    if key["retired"]:
+        console.print(f"retired {key['retired']} (its files keep verifying)")
+
+
+@app.command()
+@handle_errors
+def keys(out: OutOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the published key set (JWKS) that products pin at build time."""
+    jwks = _on_database(data_dir, lambda lic: lic.keys.published_keys())
+    _emit(json.dumps(jwks, indent=2) + "\n", out, "key set")
+
+
+@app.command(name="revoke-key")
+@handle_errors
+def revoke_key(
+    kid: Annotated[str, typer.Argument(help="The key id to revoke")],
+    reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a signing key: nothing it signed verifies any more."""
+    _on_database(data_dir, lambda lic: lic.keys.revoke_key(kid, reason))
+    console.print(f"revoked {kid}; re-issue the licenses it signed")
+
+
+@app.command()
+@handle_errors
+def issue(
+    customer: Annotated[str, typer.Option(help="Tenant slug of the licensee")],
+    policy: Annotated[str, typer.Option(help="Policy id to issue under")],
+    license_id: Annotated[str | None, typer.Option("--id", help="License id")] = None,
+    out: OutOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Issue a license and write its signed file."""
+
+    async def command(licensing: Licensing) -> str:
+        issued = await licensing.licenses.issue(customer, policy, license_id)
+        return await licensing.licenses.license_file(issued.license_id)
+
+    token = _on_database(data_dir, command)
+    if out is None:
+        typer.echo(token)
+        return
+    write_license_file(out, token)
+    console.print(f"license file written to {out}")
+
+
+@app.command()
+@handle_errors
+def show(
+    license_id: Annotated[str, typer.Argument(help="The license id")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show a license, where it stands and the machines holding its seats."""
+    license_ = _on_database(data_dir, lambda lic: lic.licenses.get(license_id))
+    now = datetime.now(UTC)
+    table = Table("field", "value", show_header=False)
+    expires = license_.expires_at.isoformat() if license_.expires_at else "never"
+    seats = license_.policy.max_machines
+    for field, value in (
+        ("license", license_.license_id),
+        ("product", license_.product),
+        ("customer", license_.customer),
+        ("policy", license_.policy.name),
+        ("state", str(license_.state)),
+        ("status", str(license_.status_at(now))),
+        ("expires", expires),
+        ("seats", f"{license_.seats_used} of {seats or 'unlimited'}"),
+    ):
+        table.add_row(field, value)
+    console.print(table)
+    for activation in license_.activations.values():
+        console.print(f"  machine {activation.activation_id}")
+
+
+@app.command()
+@handle_errors
+def verify(
+    file: ExistingFile,
+    keys_file: Annotated[
+        Path,
+        typer.Option("--keys", exists=True, dir_okay=False, help="JWKS to trust"),
+    ],
+    product: Annotated[str | None, typer.Option(help="Expected product")] = None,
+) -> None:
+    """Verify a license file offline against a key set; exit 1 if unusable."""
+    try:
+        keyring = KeyRing.from_jwks(keys_file.read_bytes())
+        document = verify_license(read_license_file(file), keyring).document
+    except LicensingError as exc:
+        raise fail(f"{file} does not verify: {exc}") from None
+    status = document.status_at(datetime.now(UTC))
+    expires = document.expires_at
+    shown_expiry = _codec.format_timestamp(expires) if expires else "never"
+    console.print(f"license  {document.license_id} ({document.product})")
+    console.print(f"customer {document.customer}")
+    console.print(f"signed   by key {document.key_id}")
+    console.print(f"expires  {shown_expiry}")
+    console.print(f"limits   {dict(document.limits)}")
+    console.print(f"status   {status}")
+    if product is not None and document.product != product:
+        raise fail(f"the license is for {document.product!r}, not {product!r}")
+    if status in (LicenseStatus.EXPIRED, LicenseStatus.NOT_YET_VALID):
+        raise fail(f"the license is {status}")
+
+
+def _component_values(components: list[str]) -> dict[str, str] | None:
+    values = {}
+    for item in components:
+        name, separator, value = item.partition("=")
+        if not separator or not name:
+            raise fail(f"--component takes NAME=VALUE, not {item!r}", 2)
+        values[name] = value
+    return values or None
+
+
+@app.command()
+@handle_errors
+def request(
+    license_id: Annotated[str, typer.Option("--license", help="License id")],
+    product: Annotated[str, typer.Option(help="Product name")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Request file to write")],
+    components: Annotated[
+        list[str],
+        typer.Option(
+            "--component",
+            help="NAME=VALUE instead of reading this machine (repeatable)",
+        ),
+    ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+) -> None:
+    """Write an offline activation request for this machine (no server needed)."""
+    fingerprint = machine_fingerprint(product, _component_values(components))
+    activation = ActivationRequest.create(
+        license_id, product, fingerprint, now=datetime.now(UTC)
+    )
+    write_activation_request(out, activation)
+    console.print(f"request written to {out}; carry it to the vendor")
+
+
+@app.command()
+@handle_errors
+def respond(
+    request_file: ExistingFile,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Response file")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Answer an offline request file with a signed machine certificate."""
+    activation = read_activation_request(request_file)
+    result = _on_database(
+        data_dir, lambda lic: lic.licenses.activate(activation, offline=True)
+    )
+    write_machine_certificate(out, result.certificate)
+    console.print(
+        f"certificate for machine {result.activation_id} written to {out}; "
+        "install it beside the license file"
+    )
+
+
+@app.command()
+@handle_errors
+def install(file: ExistingFile, data_dir: DataDirOption = None) -> None:
+    """Install the license EAF itself runs under (limits users, for example)."""
+    text = read_license_file(file)
+    installed_by = f"cli:{getpass.getuser()}"
+    current = _on_database(
+        data_dir,
+        lambda lic: lic.platform_license.install(text, installed_by=installed_by),
+    )
+    console.print(
+        f"installed license {current['license_id']} ({current['status']}), "
+        f"limits {current['limits']}"
+    )

@@ -1,0 +1,345 @@
+"""The licensing API over HTTP: vendor, customers, and EAF's own license."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from eaf.http.app import create_app
+from eaf.licensing import (
+    ActivationRequest,
+    Fingerprint,
+    KeyRing,
+    verify_license,
+    verify_machine_certificate,
+)
+from eaf.runtime.platform import Platform
+from tests.e2e.conftest import BASE_URL, password_token
+from tests.support.projections import wait_until
+
+API = "/api/v1/licensing"
+PROBLEM = "application/problem+json"
+PRODUCT = "orbit"
+POLICY = "orbit-standard"
+CUSTOMER_PASSWORD = "customer-password-1"
+
+Headers = dict[str, str]
+
+
+def machine(number: int) -> Fingerprint:
+    return Fingerprint.from_values(
+        PRODUCT, {"machine_id": f"{number:032x}", "hostname": f"host-{number}"}
+    )
+
+
+def request_body(license_id: str, number: int) -> dict[str, Any]:
+    request = ActivationRequest.create(
+        license_id, PRODUCT, machine(number), now=datetime.now(UTC)
+    )
+    return request.to_dict()
+
+
+async def post(
+    client: httpx.AsyncClient, path: str, headers: Headers, body: object = None
+) -> httpx.Response:
+    return await client.post(f"{API}{path}", json=body or {}, headers=headers)
+
+
+async def set_up_catalog(client: httpx.AsyncClient, admin: Headers) -> None:
+    assert (await post(client, "/signing-keys", admin)).status_code == 201
+    product = {"name": PRODUCT, "display_name": "Orbit"}
+    assert (await post(client, "/products", admin, product)).status_code == 201
+    policy = {
+        "id": POLICY,
+        "product": PRODUCT,
+        "duration_days": 365,
+        "grace_days": 14,
+        "entitlements": ["reports"],
+        "limits": {"machines": 2, "users": 25},
+    }
+    assert (await post(client, "/policies", admin, policy)).status_code == 201
+
+
+async def issue(client: httpx.AsyncClient, admin: Headers, customer: str) -> str:
+    body = {"customer": customer, "policy": POLICY}
+    response = await post(client, "/licenses", admin, body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def tenant_admin(
+    client: httpx.AsyncClient, admin: Headers, tenant: str
+) -> Headers:
+    """Create ``tenant`` with an admin user and return that admin's headers."""
+    response = await client.post(
+        "/api/v1/tenants", json={"slug": tenant, "name": tenant}, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    user = {
+        "username": f"{tenant}-admin",
+        "email": f"admin@{tenant}.example",
+        "password": CUSTOMER_PASSWORD,
+        "roles": ["tenant_admin"],
+    }
+    response = await client.post(
+        f"/api/v1/tenants/{tenant}/users", json=user, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    token = await password_token(client, tenant, f"{tenant}-admin", CUSTOMER_PASSWORD)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["status"] == status
+
+
+async def test_customer_activates_a_license_issued_to_it(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    license_id = await issue(client, admin_headers, "acme")
+    acme = await tenant_admin(client, admin_headers, "acme")
+    keyring = KeyRing.from_jwks((await client.get(f"{API}/keys")).json())
+
+    file = await client.get(f"{API}/licenses/{license_id}/file", headers=acme)
+    online = await post(
+        client, f"/licenses/{license_id}/activations", acme, request_body(license_id, 1)
+    )
+    offline = await post(
+        client, "/offline-activations", acme, request_body(license_id, 2)
+    )
+
+    assert file.headers["content-type"] == "application/jose"
+    assert verify_license(file.text, keyring).document.customer == "acme"
+    assert online.status_code == 200, online.text
+    assert offline.status_code == 200, offline.text
+    certificate = verify_machine_certificate(
+        offline.text,
+        keyring,
+        license_id=license_id,
+        product=PRODUCT,
+        fingerprint=machine(2),
+        now=datetime.now(UTC),
+    )
+    assert certificate.expires_at is None
+    third = await post(
+        client, f"/licenses/{license_id}/activations", acme, request_body(license_id, 3)
+    )
+    assert_problem(third, 409)
+    activation_id = online.json()["activation_id"]
+    freed = await client.delete(
+        f"{API}/licenses/{license_id}/activations/{activation_id}", headers=acme
+    )
+    assert freed.status_code == 204
+    shown = await client.get(f"{API}/licenses/{license_id}", headers=acme)
+    assert shown.json()["seats_used"] == 1
+
+
+async def test_licenses_list_from_the_read_model(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    acme_license = await issue(client, admin_headers, "acme")
+    await issue(client, admin_headers, "globex")
+    acme = await tenant_admin(client, admin_headers, "acme")
+
+    async def listed(headers: Headers) -> list[str]:
+        response = await client.get(f"{API}/licenses", headers=headers)
+        assert response.status_code == 200, response.text
+        return [row["id"] for row in response.json()]
+
+    async def both_listed() -> bool:
+        return len(await listed(admin_headers)) == 2
+
+    await wait_until(both_listed, timeout_s=20)
+    assert await listed(acme) == [acme_license]
+    policies = await client.get(f"{API}/policies", headers=admin_headers)
+    assert [policy["id"] for policy in policies.json()] == [POLICY]
+
+
+async def test_other_tenants_cannot_reach_a_license(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    license_id = await issue(client, admin_headers, "acme")
+    globex = await tenant_admin(client, admin_headers, "globex")
+    body = request_body(license_id, 1)
+
+    shown = await client.get(f"{API}/licenses/{license_id}", headers=globex)
+    file = await client.get(f"{API}/licenses/{license_id}/file", headers=globex)
+    online = await post(client, f"/licenses/{license_id}/activations", globex, body)
+    offline = await post(client, "/offline-activations", globex, body)
+    listed = await client.get(f"{API}/licenses?customer=acme", headers=globex)
+    issued = await post(
+        client, "/licenses", globex, {"customer": "globex", "policy": POLICY}
+    )
+    revoked = await post(client, f"/licenses/{license_id}/revoke", globex)
+
+    for response in (shown, file, online, offline):
+        assert_problem(response, 404)
+    for response in (listed, issued, revoked):
+        assert_problem(response, 403)
+
+
+async def test_bad_input_answers_problem_details(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    license_id = await issue(client, admin_headers, "acme")
+    activations = f"/licenses/{license_id}/activations"
+    perpetual_trial = {"id": "bad", "product": PRODUCT, "duration_days": None}
+    json_headers = {**admin_headers, "content-type": "application/json"}
+
+    cases = [
+        (
+            await client.post(
+                f"{API}{activations}", content=b"{", headers=json_headers
+            ),
+            400,
+        ),
+        (await post(client, activations, admin_headers, {"format": "x"}), 422),
+        (await post(client, activations, admin_headers, [1, 2]), 422),
+        (await post(client, "/products", admin_headers, {"name": "Bad Name"}), 422),
+        (await post(client, "/products", admin_headers, {"name": PRODUCT}), 409),
+        (
+            await post(
+                client, "/policies", admin_headers, {**perpetual_trial, "trial": True}
+            ),
+            422,
+        ),
+        (
+            await post(
+                client, "/policies", admin_headers, {"id": "x", "product": "nope"}
+            ),
+            404,
+        ),
+        (await post(client, "/licenses", admin_headers, {"customer": "acme"}), 422),
+        (
+            await post(
+                client,
+                "/licenses",
+                admin_headers,
+                {"customer": "Not A Slug", "policy": POLICY},
+            ),
+            422,
+        ),
+        (
+            await post(
+                client,
+                f"/licenses/{license_id}/extend",
+                admin_headers,
+                {"expires_at": "2099-01-01T00:00:00"},
+            ),
+            422,
+        ),
+        (await post(client, "/licenses/nope/renew", admin_headers), 404),
+        (await post(client, "/signing-keys/nope/revoke", admin_headers), 404),
+        (await client.get(f"{API}/licenses/x%20y/file", headers=admin_headers), 404),
+        (
+            await client.put(
+                f"{API}/platform-license",
+                json={"license": "not.a.license"},
+                headers=admin_headers,
+            ),
+            422,
+        ),
+    ]
+
+    for response, status in cases:
+        assert_problem(response, status)
+    assert_problem(await client.get(f"{API}/licenses"), 401)
+
+
+async def test_activation_body_for_another_license_is_refused(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    first = await issue(client, admin_headers, "acme")
+    second = await issue(client, admin_headers, "acme")
+
+    response = await post(
+        client, f"/licenses/{first}/activations", admin_headers, request_body(second, 1)
+    )
+
+    assert_problem(response, 422)
+
+
+async def test_platform_license_limits_users(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await post(client, "/signing-keys", admin_headers)
+    await post(client, "/products", admin_headers, {"name": "eaf"})
+    policy = {"id": "eaf-small", "product": "eaf", "limits": {"users": 2}}
+    await post(client, "/policies", admin_headers, policy)
+    license_id = await issue_for_policy(client, admin_headers, "eaf-small")
+    file = await client.get(f"{API}/licenses/{license_id}/file", headers=admin_headers)
+    installed = await client.put(
+        f"{API}/platform-license", json={"license": file.text}, headers=admin_headers
+    )
+    assert installed.status_code == 200, installed.text
+    assert installed.json()["limits"] == {"users": 2}
+
+    second = await create_user(client, admin_headers, "default", "second")
+    third = await create_user(client, admin_headers, "default", "third")
+
+    assert second.status_code == 201, second.text
+    assert_problem(third, 403)
+    assert "allows 2 users" in third.json()["detail"]
+    assert "eaf license install" in third.json()["detail"]
+
+
+async def issue_for_policy(
+    client: httpx.AsyncClient, admin: Headers, policy: str
+) -> str:
+    response = await post(
+        client, "/licenses", admin, {"customer": "default", "policy": policy}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def create_user(
+    client: httpx.AsyncClient, admin: Headers, tenant: str, username: str
+) -> httpx.Response:
+    user = {
+        "username": username,
+        "email": f"{username}@{tenant}.example",
+        "password": "user-password-1",
+        "roles": ["member"],
+    }
+    return await client.post(
+        f"/api/v1/tenants/{tenant}/users", json=user, headers=admin
+    )
+
+
+async def test_licensing_role_serves_only_licensing_routes(
+    platform: Platform,
+) -> None:
+    app = create_app(platform, ["licensing"])
+    transport = httpx.ASGITransport(app=app)
+
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        keys = await http.get(f"{API}/keys")
+        tenants = await http.get("/api/v1/tenants")
+
+    assert keys.status_code == 200
+    assert tenants.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/products", "/licenses", "/platform-license"])
+async def test_members_cannot_use_the_vendor_api(
+    client: httpx.AsyncClient, admin_headers: Headers, path: str
+) -> None:
+    await create_user(client, admin_headers, "default", "member")
+    token = await password_token(client, "default", "member", "user-password-1")
+
+    response = await client.get(
+        f"{API}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert_problem(response, 403)
