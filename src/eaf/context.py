@@ -22,6 +22,9 @@ class ExecutionContext:
 
     tenant_id: str | None = None
     actor: str | None = None
+    actor_tenant: str | None = None
+    """The tenant the actor belongs to; differs from ``tenant_id`` when a
+    superadmin of the platform tenant acts on another tenant."""
     roles: frozenset[str] = frozenset()
     permissions: frozenset[str] = frozenset()
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -37,15 +40,43 @@ class ExecutionContext:
         prefix = permission.split(":", 1)[0]
         return permission in self.permissions or f"{prefix}:*" in self.permissions
 
+    @property
+    def subject(self) -> str | None:
+        """The authenticated principal (the token's ``sub``), alias of ``actor``."""
+        return self.actor
+
     def metadata(self) -> dict[str, str]:
         """The fields written into every event's metadata."""
         fields = {
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
             "actor": self.actor,
+            "actor_tenant": self.actor_tenant,
+            "actor_roles": ",".join(sorted(self.roles)) or None,
+            "actor_permissions": ",".join(sorted(self.permissions)) or None,
             "traceparent": self.traceparent,
         }
         return {key: value for key, value in fields.items() if value is not None}
+
+    @classmethod
+    def from_metadata(
+        cls, tenant_id: str, metadata: dict[str, str], causation_id: str
+    ) -> ExecutionContext:
+        """The context an event was recorded in, for whoever handles the event."""
+
+        def names(key: str) -> frozenset[str]:
+            return frozenset(item for item in metadata.get(key, "").split(",") if item)
+
+        return cls(
+            tenant_id=tenant_id,
+            actor=metadata.get("actor"),
+            actor_tenant=metadata.get("actor_tenant"),
+            roles=names("actor_roles"),
+            permissions=names("actor_permissions"),
+            correlation_id=metadata.get("correlation_id") or causation_id,
+            causation_id=causation_id,
+            traceparent=metadata.get("traceparent"),
+        )
 
 
 _current: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(

@@ -35,6 +35,13 @@ class DomainError(EAFError):
         self.context = context
 
 
+class InvalidDataError(DomainError):
+    """Input the database cannot hold, such as NUL characters or broken Unicode."""
+
+    status = 422
+    code = "invalid-data"
+
+
 class NotFoundError(DomainError):
     status = 404
     code = "not-found"

@@ -66,12 +66,18 @@ async def test_user_logs_in_and_token_verifies_against_jwks(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     await create_tenant(client, admin_headers, "acme")
-    created = await create_user(client, admin_headers, "acme", "alice", ["tenant_admin"])
+    created = await create_user(
+        client, admin_headers, "acme", "alice", ["tenant_admin"]
+    )
     assert created.status_code == 201, created.text
 
     token = await password_token(client, "acme", "alice", "alice-secret-pw")
-    discovery = (await client.get("/realms/acme/.well-known/openid-configuration")).json()
-    jwks = (await client.get(discovery["jwks_uri"].removeprefix("http://testserver"))).json()
+    discovery = (
+        await client.get("/realms/acme/.well-known/openid-configuration")
+    ).json()
+    jwks = (
+        await client.get(discovery["jwks_uri"].removeprefix("http://testserver"))
+    ).json()
     key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token)["kid"]]
     claims = jwt.decode(
         token, key.key, algorithms=["RS256"], audience="eaf", issuer=discovery["issuer"]
@@ -145,7 +151,9 @@ async def test_duplicate_username_changes_nothing(
     client: httpx.AsyncClient, admin_headers: dict[str, str], platform: Platform
 ) -> None:
     await create_tenant(client, admin_headers, "acme")
-    assert (await create_user(client, admin_headers, "acme", "alice")).status_code == 201
+    assert (
+        await create_user(client, admin_headers, "acme", "alice")
+    ).status_code == 201
     head = await platform.store.head_position()
 
     again = await create_user(client, admin_headers, "acme", "ALICE")

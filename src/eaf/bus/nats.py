@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -30,6 +32,9 @@ HEADER_TENANT = "Eaf-Tenant"
 HEADER_CORRELATION = "Eaf-Correlation-Id"
 HEADER_CAUSATION = "Eaf-Causation-Id"
 HEADER_ACTOR = "Eaf-Actor"
+HEADER_ACTOR_TENANT = "Eaf-Actor-Tenant"
+HEADER_ROLES = "Eaf-Actor-Roles"
+HEADER_PERMISSIONS = "Eaf-Actor-Permissions"
 
 
 def subject_for(prefix: str, event: RecordedEvent) -> str:
@@ -82,6 +87,7 @@ class NatsBus:
         replicas: int = 1,
         duplicate_window_s: float = 120.0,
         name: str = "eaf",
+        tls_ca: Path | None = None,
     ) -> None:
         self.servers = [url.strip() for url in servers.split(",") if url.strip()]
         self.stream_name = stream_name
@@ -89,6 +95,7 @@ class NatsBus:
         self.replicas = replicas
         self.duplicate_window_s = duplicate_window_s
         self.name = name
+        self.tls_ca = tls_ca
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._closing = False
@@ -131,6 +138,7 @@ class NatsBus:
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
+                tls=self._tls_context(),
             )
         except Exception as exc:
             raise BusError(
@@ -138,6 +146,11 @@ class NatsBus:
                 "check EAF_NATS_URL and that the server runs with JetStream (-js)"
             ) from exc
         self._js = self._nc.jetstream(timeout=5.0)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self.tls_ca is None:
+            return None
+        return ssl.create_default_context(cafile=str(self.tls_ca))
 
     async def close(self) -> None:
         self._closing = True
@@ -217,7 +230,6 @@ class NatsBus:
                     await self.js.publish_async(
                         subject_for(self.subject_prefix, event),
                         encode_event(event),
-                        wait_stall=ack_timeout_s,
                         headers=headers,
                         stream=self.stream_name,
                     )

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from eaf.cli import dlq, projections
+from eaf.cli import (
+    auth,
+    bootstrap,
+    config,
+    dlq,
+    events,
+    license,
+    projections,
+    roles,
+    tenants,
+    users,
+)
 from eaf.cli._common import (
     DataDirOption,
     console,
@@ -29,6 +40,16 @@ app = typer.Typer(
 )
 app.add_typer(projections.app, name="projections")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(events.app, name="events")
+app.add_typer(config.app, name="config")
+app.add_typer(license.app, name="license")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(users.app, name="users")
+app.add_typer(roles.app, name="roles")
+app.add_typer(roles.accounts, name="service-accounts")
+app.command(name="bootstrap")(bootstrap.bootstrap)
+app.command(name="login")(auth.login)
+app.command(name="logout")(auth.logout)
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Address to bind.")]
 PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port.")]
@@ -69,6 +90,7 @@ def up(
     settings = settings_for(data_dir)
     bind_host = host or settings.host
     bind_port = port if port is not None else settings.port
+    launcher.refuse_unfit_settings(settings)
     launcher.check_port_free(bind_host, bind_port)
     console.print("Starting PostgreSQL and NATS...")
     with launcher.embedded_servers(settings) as connections:
@@ -91,17 +113,20 @@ def up(
 @app.command()
 @handle_errors
 def serve(
-    role: Annotated[str, typer.Argument(help="all, iam, relay or projections")] = "all",
+    role: Annotated[
+        str, typer.Argument(help="all, iam, licensing, relay or projections")
+    ] = "all",
     host: HostOption = None,
     port: PortOption = None,
 ) -> None:
     """Run one role against external servers (EAF_DATABASE_URL, EAF_NATS_URL)."""
-    roles = {"all", "iam", "relay", "projections"}
+    roles = {"all", "iam", "licensing", "relay", "projections"}
     if role not in roles:
         raise fail(
             f"unknown role {role!r}; choose one of {', '.join(sorted(roles))}", 2
         )
     settings = settings_for()
+    launcher.refuse_unfit_settings(settings)
     connections = launcher.external_connections(settings)
     run_async(
         launcher.run_platform(
@@ -109,9 +134,10 @@ def serve(
             connections,
             host=host or settings.host,
             port=port if port is not None else settings.port,
-            serve_http=role in ("all", "iam"),
+            serve_http=role in ("all", "iam", "licensing"),
             run_relay=role in ("all", "relay"),
             run_projections=role in ("all", "projections"),
+            http_services=(role,) if role in ("iam", "licensing") else None,
         )
     )
 
@@ -162,3 +188,7 @@ def version() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ import structlog
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from eaf.errors import InfrastructureError
+from eaf.errors import InfrastructureError, InvalidDataError
 
 log = structlog.get_logger(__name__)
 
@@ -58,13 +58,22 @@ class Database:
         """A connection inside one transaction, scoped to ``tenant_id`` if given.
 
         Without a tenant, row-level security shows no tenant-owned rows at all.
+
+        Raises:
+            InvalidDataError: a value could not be stored (SQLSTATE class 22).
         """
-        async with self._pool.connection() as conn, conn.transaction():
-            if tenant_id is not None:
-                await conn.execute(
-                    "SELECT set_config('eaf.tenant_id', %s, true)", (tenant_id,)
-                )
-            yield conn
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                if tenant_id is not None:
+                    await conn.execute(
+                        "SELECT set_config('eaf.tenant_id', %s, true)", (tenant_id,)
+                    )
+                yield conn
+        except (psycopg.DataError, UnicodeEncodeError) as exc:
+            raise InvalidDataError(
+                "a value cannot be stored: it holds NUL characters, broken "
+                "Unicode or a number out of range"
+            ) from exc
 
     async def is_reachable(self) -> bool:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import structlog
@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from eaf.http.problems import install_problem_handlers
 from eaf.iam.http import router as iam_router
+from eaf.licensing.http import router as licensing_router
 from eaf.version import eaf_revision, eaf_version
 
 log = structlog.get_logger(__name__)
@@ -22,6 +23,8 @@ REQUESTS = Counter(
     "eaf_http_requests", "HTTP requests served", ["method", "route", "status"]
 )
 LATENCY = Histogram("eaf_http_request_seconds", "HTTP request latency", ["route"])
+
+ROUTERS = {"iam": iam_router, "licensing": licensing_router}
 
 
 async def _observe(
@@ -47,17 +50,23 @@ async def _observe(
     return response
 
 
-def create_app(platform: Any) -> FastAPI:
-    """The FastAPI app for ``platform`` (a started or starting Platform)."""
+def create_app(platform: Any, services: Collection[str] | None = None) -> FastAPI:
+    """The FastAPI app for ``platform`` (a started or starting Platform).
+
+    ``services`` names the APIs to serve (keys of ``ROUTERS``); all by default.
+    """
     app = FastAPI(
         title="EAF",
         version=eaf_version(),
         description="Event-sourced, multi-tenant application platform.",
     )
     app.state.platform = platform
+    # Lets routes use eaf.security's requires_permission and friends.
+    app.state.token_verifier = getattr(platform, "verifier", None)
     install_problem_handlers(app)
     app.middleware("http")(_observe)
-    app.include_router(iam_router)
+    for name in ROUTERS if services is None else services:
+        app.include_router(ROUTERS[name])
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:

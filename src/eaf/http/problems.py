@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from eaf.errors import DomainError, InfrastructureError
@@ -16,6 +17,43 @@ from eaf.eventstore.errors import ConcurrencyError
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: how every error of the API is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+_STATUS_TEXT = {
+    400: "Malformed request",
+    401: "Missing or invalid access token",
+    403: "Not allowed for this caller",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    422: "Invalid input",
+    503: "A dependency is unavailable",
+}
+
+
+def problem_responses(
+    *statuses: int,
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting problem answers for ``statuses``."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        status: {
+            "model": Problem,
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for status in statuses or tuple(_STATUS_TEXT)
+    }
 
 
 def problem(

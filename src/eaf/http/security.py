@@ -42,6 +42,20 @@ def require_superadmin(caller: ExecutionContext, platform_tenant: str) -> None:
         raise PermissionDeniedError("this needs the superadmin role")
 
 
+def require_tenant_permission(
+    caller: ExecutionContext, slug: str, permission: str, platform_tenant: str
+) -> None:
+    """Superadmins act on every tenant; others need ``permission`` in ``slug``."""
+    if is_superadmin(caller, platform_tenant):
+        return
+    if caller.tenant_id != slug:
+        raise PermissionDeniedError(
+            f"a token of tenant {caller.tenant_id!r} cannot act on tenant {slug!r}"
+        )
+    if not caller.has_permission(permission):
+        raise PermissionDeniedError(f"this needs the permission {permission!r}")
+
+
 def require_tenant_admin(
     caller: ExecutionContext, slug: str, platform_tenant: str
 ) -> None:

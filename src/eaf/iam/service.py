@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eaf.application.repository import Repository
 from eaf.db.pool import Connection, Database
-from eaf.errors import AlreadyExistsError, AuthenticationError, NotFoundError
+from eaf.errors import AlreadyExistsError, NotFoundError
 from eaf.eventstore.postgres import PostgresEventStore
+from eaf.iam.access import custom_roles
 from eaf.iam.adapters.keys import KeyStore
-from eaf.iam.adapters.passwords import hash_password, verify_password
-from eaf.iam.domain.rules import check_password, check_roles, check_slug
+from eaf.iam.adapters.passwords import Passwords
+from eaf.iam.domain.rules import PasswordPolicy, check_roles, check_slug
 from eaf.iam.domain.tenant import Tenant
 from eaf.iam.domain.user import User
 
@@ -28,8 +29,20 @@ class Principal:
     roles: list[str]
 
 
+class UserQuota(Protocol):
+    """Decides whether one more user may be created (e.g. a license limit)."""
+
+    async def admit_user(self, conn: Connection, tenant_id: str) -> None:
+        """Raise a ``DomainError`` to refuse; runs in the creating transaction."""
+        ...
+
+
 class IamService:
-    """Creates tenants and users, authenticates, and answers list queries."""
+    """Creates tenants and users and answers list queries.
+
+    Changes to existing tenants and users live in ``TenantService`` and
+    ``UserService``; logins and passwords in ``CredentialService``.
+    """
 
     def __init__(
         self,
@@ -39,14 +52,21 @@ class IamService:
         *,
         platform_tenant: str = "default",
         snapshot_every: int = 50,
+        user_quota: UserQuota | None = None,
+        passwords: Passwords | None = None,
+        password_policy: PasswordPolicy | None = None,
     ) -> None:
         self.db = db
         self.keys = keys
         self.platform_tenant = platform_tenant
+        self.user_quota = user_quota
+        self.passwords = passwords or Passwords()
+        self.password_policy = password_policy or PasswordPolicy()
         self.tenants = Repository(store, Tenant, snapshot_every)
         self.users = Repository(store, User, snapshot_every)
 
     async def create_tenant(self, slug: str, name: str) -> dict[str, Any]:
+        """Create a tenant with its first signing key."""
         tenant = Tenant.create(slug, name)
         async with self.db.transaction(slug) as conn:
             cur = await conn.execute(
@@ -67,6 +87,7 @@ class IamService:
         }
 
     async def tenant_exists(self, slug: str) -> bool:
+        """Whether a tenant with this slug exists."""
         return await self._tenant_row(slug) is not None
 
     async def _tenant_row(self, slug: str) -> dict[str, Any] | None:
@@ -79,12 +100,14 @@ class IamService:
             return await cur.fetchone()
 
     async def require_tenant(self, slug: str) -> dict[str, Any]:
+        """The tenant's row; ``NotFoundError`` if there is none."""
         row = await self._tenant_row(check_slug(slug))
         if row is None:
             raise NotFoundError(f"tenant {slug!r} not found", slug=slug)
         return row
 
     async def list_tenants(self) -> list[dict[str, Any]]:
+        """Every tenant, by slug."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "SELECT slug, name, status, created_at FROM iam_tenants ORDER BY slug"
@@ -94,14 +117,19 @@ class IamService:
     async def create_user(
         self, slug: str, username: str, email: str, password: str, roles: list[str]
     ) -> dict[str, Any]:
+        """Create a user, claiming username and email within the tenant."""
         await self.require_tenant(slug)
-        check_password(password, username)
+        self.password_policy.check(password, username)
         checked_roles = check_roles(
-            roles, is_platform_tenant=slug == self.platform_tenant
+            roles,
+            is_platform_tenant=slug == self.platform_tenant,
+            custom_roles=await self.custom_role_names(slug),
         )
         user = User.register(str(uuid.uuid4()), username, email, checked_roles)
-        password_hash = await asyncio.to_thread(hash_password, password)
+        password_hash = await asyncio.to_thread(self.passwords.hash, password)
         async with self.db.transaction(slug) as conn:
+            if self.user_quota is not None:
+                await self.user_quota.admit_user(conn, slug)
             await self._claim(
                 conn, "iam_usernames", "username_lower", slug, username, user.id
             )
@@ -141,31 +169,13 @@ class IamService:
                 f"{field} {value!r} is already taken in tenant {slug!r}", field=field
             )
 
-    async def authenticate(self, slug: str, username: str, password: str) -> Principal:
-        tenant = await self._tenant_row(slug)
+    async def custom_role_names(self, slug: str) -> list[str]:
+        """Names of the tenant's custom roles."""
         async with self.db.transaction(slug) as conn:
-            cur = await conn.execute(
-                "SELECT c.user_id, c.password_hash FROM iam_usernames u "
-                "JOIN iam_credentials c ON c.tenant_id = u.tenant_id "
-                "AND c.user_id = u.user_id WHERE u.username_lower = %s",
-                (username.casefold(),),
-            )
-            row = await cur.fetchone()
-        stored_hash = str(row["password_hash"]) if row else None
-        is_valid = await asyncio.to_thread(verify_password, stored_hash, password)
-        if (
-            not is_valid
-            or row is None
-            or tenant is None
-            or tenant["status"] != "active"
-        ):
-            raise AuthenticationError("invalid username or password")
-        user = await self.users.load(slug, str(row["user_id"]))
-        if user is None or user.status != "active":
-            raise AuthenticationError("invalid username or password")
-        return Principal(slug, user.id, user.username, user.roles)
+            return sorted(await custom_roles(conn))
 
     async def username_exists(self, slug: str, username: str) -> bool:
+        """Whether the username is taken in the tenant, ignoring case."""
         async with self.db.transaction(slug) as conn:
             cur = await conn.execute(
                 "SELECT 1 FROM iam_usernames WHERE username_lower = %s",
@@ -174,10 +184,11 @@ class IamService:
             return await cur.fetchone() is not None
 
     async def list_users(self, slug: str) -> list[dict[str, Any]]:
+        """The tenant's users from the ``iam_users`` read model."""
         await self.require_tenant(slug)
         async with self.db.transaction(slug) as conn:
             cur = await conn.execute(
-                "SELECT user_id AS id, username, email, roles, status, created_at "
-                "FROM iam_users ORDER BY username"
+                "SELECT user_id AS id, username, email, display_name, roles, "
+                "status, created_at FROM iam_users ORDER BY username"
             )
             return list(await cur.fetchall())

@@ -5,26 +5,62 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from jwt.algorithms import RSAAlgorithm
 
 from eaf.context import ExecutionContext
-from eaf.errors import AuthenticationError
+from eaf.db.pool import Database
 from eaf.iam.adapters.keys import ALGORITHM, KeyStore
 from eaf.iam.domain.rules import SLUG
+from eaf.security.claims import (
+    ACCESS_TOKEN_TYPE,
+    AUDIENCE,
+    InvalidTokenError,
+    context_from_claims,
+    decode_claims,
+    read_unverified,
+    rsa_key_from_jwk,
+)
 
-AUDIENCE = "eaf"
+__all__ = [
+    "AUDIENCE",
+    "Grant",
+    "InvalidTokenError",
+    "IssuedToken",
+    "TenantStatusCache",
+    "TokenIssuer",
+    "TokenVerifier",
+]
 
 
-class InvalidTokenError(AuthenticationError):
-    code = "invalid-token"
+@dataclass(frozen=True)
+class Grant:
+    """Who a token is for and what it carries."""
+
+    tenant_id: str
+    subject: str
+    username: str
+    roles: list[str]
+    permissions: list[str]
+    client_id: str
+    scope: str
+    email: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A signed access token, its id and lifetime."""
+
+    token: str
+    jti: str
+    expires_in: int
 
 
 class TokenIssuer:
-    """Signs access tokens with the tenant's active key."""
+    """Signs access and ID tokens with the tenant's active key."""
 
     def __init__(
         self, keys: KeyStore, issuer_for: Callable[[str], str], ttl_s: int = 900
@@ -33,75 +69,132 @@ class TokenIssuer:
         self.issuer_for = issuer_for
         self.ttl_s = ttl_s
 
-    async def issue(
-        self,
-        tenant_id: str,
-        subject: str,
-        username: str,
-        roles: list[str],
-        client_id: str,
-    ) -> tuple[str, int]:
-        key = await self.keys.active_key(tenant_id)
+    async def issue_access(self, grant: Grant) -> IssuedToken:
+        """An access token for ``grant``."""
         now = int(time.time())
+        jti = str(uuid.uuid4())
         claims: dict[str, Any] = {
-            "iss": self.issuer_for(tenant_id),
-            "sub": subject,
+            "iss": self.issuer_for(grant.tenant_id),
+            "sub": grant.subject,
             "aud": AUDIENCE,
-            "azp": client_id,
+            "azp": grant.client_id,
+            "client_id": grant.client_id,
             "iat": now,
             "nbf": now,
             "exp": now + self.ttl_s,
-            "jti": str(uuid.uuid4()),
-            "tenant": tenant_id,
-            "roles": roles,
-            "preferred_username": username,
-            "scope": "openid profile",
+            "jti": jti,
+            "tenant": grant.tenant_id,
+            "roles": grant.roles,
+            "permissions": grant.permissions,
+            "preferred_username": grant.username,
+            "scope": grant.scope,
         }
-        token = jwt.encode(
-            claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid}
+        token = await self._sign(grant.tenant_id, claims, ACCESS_TOKEN_TYPE)
+        return IssuedToken(token, jti, self.ttl_s)
+
+    async def issue_id_token(
+        self, grant: Grant, *, nonce: str | None, auth_time: int
+    ) -> str:
+        """An OpenID Connect ID token for the client (its audience)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer_for(grant.tenant_id),
+            "sub": grant.subject,
+            "aud": grant.client_id,
+            "azp": grant.client_id,
+            "iat": now,
+            "exp": now + self.ttl_s,
+            "auth_time": auth_time,
+            "tenant": grant.tenant_id,
+            "preferred_username": grant.username,
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        if grant.email:
+            claims["email"] = grant.email
+        if grant.name:
+            claims["name"] = grant.name
+        return await self._sign(grant.tenant_id, claims, "JWT")
+
+    async def _sign(self, tenant_id: str, claims: dict[str, Any], typ: str) -> str:
+        key = await self.keys.active_key(tenant_id)
+        return jwt.encode(
+            claims,
+            key.private_key,
+            algorithm=ALGORITHM,
+            headers={"kid": key.kid, "typ": typ},
         )
-        return token, self.ttl_s
+
+
+class TenantStatusCache:
+    """Tenant status for token checks, cached briefly.
+
+    Suspending a tenant invalidates its entry in this process at once; other
+    processes notice within ``ttl_s``.
+    """
+
+    def __init__(self, db: Database, ttl_s: float = 5.0) -> None:
+        self.db = db
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, str | None]] = {}
+
+    async def status(self, slug: str) -> str | None:
+        """``active``, ``suspended``, or None for an unknown tenant."""
+        cached = self._entries.get(slug)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "SELECT status FROM iam_tenants WHERE slug = %s", (slug,)
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None  # not cached: the tenant may be created any moment
+        status = str(row["status"])
+        self._entries[slug] = (time.monotonic() + self.ttl_s, status)
+        return status
+
+    def invalidate(self, slug: str) -> None:
+        """Forget the cached status (after a suspension or reactivation)."""
+        self._entries.pop(slug, None)
 
 
 class TokenVerifier:
-    """Checks signature, issuer, audience and lifetime; yields the caller's context."""
+    """Verifies tokens against the tenant's own keys and current status."""
 
-    def __init__(self, keys: KeyStore, issuer_for: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        keys: KeyStore,
+        issuer_for: Callable[[str], str],
+        tenant_status: TenantStatusCache | None = None,
+        leeway_s: float = 30.0,
+    ) -> None:
         self.keys = keys
         self.issuer_for = issuer_for
+        self.tenant_status = tenant_status or TenantStatusCache(keys.db)
+        self.leeway_s = leeway_s
 
     async def verify(self, token: str) -> ExecutionContext:
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
-            raise InvalidTokenError(f"malformed token: {exc}") from exc
-        if header.get("alg") != ALGORITHM:
-            raise InvalidTokenError(f"tokens must be signed with {ALGORITHM}")
+        """The caller's context; raises ``InvalidTokenError`` for any bad token."""
+        claims = await self.verify_claims(token)
+        return context_from_claims(claims)
+
+    async def verify_claims(self, token: str) -> dict[str, Any]:
+        """The verified claims of an access token of an active tenant."""
+        header, unverified = read_unverified(token)
         tenant_id = unverified.get("tenant")
         if not isinstance(tenant_id, str) or not SLUG.match(tenant_id):
             raise InvalidTokenError("token names no valid tenant")
-        jwk = await self._find_key(tenant_id, header.get("kid"))
-        public_key = RSAAlgorithm.from_jwk(jwk)
-        if not isinstance(public_key, RSAPublicKey):
-            raise InvalidTokenError("published key is not an RSA public key")
-        try:
-            claims = jwt.decode(
-                token,
-                key=public_key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=self.issuer_for(tenant_id),
-                options={"require": ["exp", "iat", "iss", "sub", "aud"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidTokenError(f"token rejected: {exc}") from exc
-        roles = claims.get("roles") or []
-        return ExecutionContext(
-            tenant_id=tenant_id,
-            actor=str(claims["sub"]),
-            roles=frozenset(str(role) for role in roles),
+        jwk = await self._find_key(tenant_id, header["kid"])
+        claims = decode_claims(
+            token,
+            rsa_key_from_jwk(jwk),
+            issuer=self.issuer_for(tenant_id),
+            leeway_s=self.leeway_s,
         )
+        if await self.tenant_status.status(tenant_id) != "active":
+            raise InvalidTokenError(f"tenant {tenant_id!r} is not active")
+        return claims
 
     async def _find_key(self, tenant_id: str, kid: object) -> dict[str, Any]:
         for attempt in range(2):

@@ -36,13 +36,8 @@ _INFRA_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, Infrastructur
 
 
 def context_of(event: RecordedEvent) -> ExecutionContext:
-    meta = event.metadata
-    return ExecutionContext(
-        tenant_id=event.tenant_id,
-        actor=meta.get("actor"),
-        correlation_id=meta.get("correlation_id") or str(event.event_id),
-        causation_id=str(event.event_id),
-        traceparent=meta.get("traceparent"),
+    return ExecutionContext.from_metadata(
+        event.tenant_id, event.metadata, str(event.event_id)
     )
 
 

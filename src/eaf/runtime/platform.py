@@ -14,9 +14,18 @@ from eaf.bus.relay import Relay
 from eaf.db.pool import Database
 from eaf.eventstore.postgres import PostgresEventStore
 from eaf.iam.adapters.keys import KeyStore
+from eaf.iam.adapters.mail import MailSender
 from eaf.iam.projections import UsersProjection
 from eaf.iam.service import IamService
 from eaf.iam.tokens import TokenIssuer, TokenVerifier
+from eaf.iam.wiring import (
+    build_iam_services,
+    password_policy_from,
+    passwords_from,
+    tenant_status_cache,
+)
+from eaf.licensing.application import Licensing, licensing_key_secret
+from eaf.licensing.projections import licensing_projections
 from eaf.projections.base import Projection
 from eaf.projections.runner import ProjectionRunner
 from eaf.settings import Settings
@@ -26,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 def all_projections() -> list[Projection]:
     """Every projection the platform's services define."""
-    return [UsersProjection()]
+    return [UsersProjection(), *licensing_projections()]
 
 
 @dataclass
@@ -38,6 +47,7 @@ class PlatformOptions:
     run_relay: bool = True
     run_projections: bool = True
     projections: list[Projection] = field(default_factory=all_projections)
+    mail_sender: MailSender | None = None
 
 
 class Platform:
@@ -60,20 +70,48 @@ class Platform:
             subject_prefix=settings.subject_prefix,
             replicas=settings.stream_replicas,
             duplicate_window_s=settings.duplicate_window_s,
+            tls_ca=settings.nats_tls_ca,
         )
         self.keys = KeyStore(self.db, options.secret)
+        self.licensing = Licensing(
+            self.db,
+            self.store,
+            vendor=self.platform_tenant,
+            key_secret=licensing_key_secret(options.secret),
+        )
         self.iam = IamService(
             self.db,
             self.store,
             self.keys,
             platform_tenant=self.platform_tenant,
             snapshot_every=settings.snapshot_every,
+            user_quota=self.licensing.user_quota,
+            passwords=passwords_from(settings),
+            password_policy=password_policy_from(settings),
         )
         self.issuer = TokenIssuer(
             self.keys, self.issuer_for, settings.access_token_ttl_s
         )
-        self.verifier = TokenVerifier(self.keys, self.issuer_for)
-        self.relay = Relay(options.runtime_dsn, self.store, self.bus)
+        self.verifier = TokenVerifier(
+            self.keys, self.issuer_for, tenant_status_cache(self.db, settings)
+        )
+        self.iam_services = build_iam_services(
+            self.db,
+            self.store,
+            self.keys,
+            self.issuer,
+            self.verifier,
+            settings,
+            self.issuer_for,
+            passwords=self.iam.passwords,
+            mail=options.mail_sender,
+        )
+        self.relay = Relay(
+            options.runtime_dsn,
+            self.store,
+            self.bus,
+            checkpoint_delay_s=settings.relay_checkpoint_delay_s,
+        )
         self.runners = [
             ProjectionRunner(
                 self.db,

@@ -1,29 +1,53 @@
-"""Validation rules for identifiers, roles and passwords."""
+"""Validation rules for identifiers, roles, permissions and passwords."""
 
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
 from eaf.errors import DomainError
 
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
+ROLE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,62}$")
+PERMISSION = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,62}:(\*|[a-z][a-z0-9_.-]{0,62}))$")
 
 SUPERADMIN = "superadmin"
 TENANT_ADMIN = "tenant_admin"
 MEMBER = "member"
 BUILT_IN_ROLES = frozenset({SUPERADMIN, TENANT_ADMIN, MEMBER})
 
+# Built-in roles grant these permissions. Tenancy is enforced apart from
+# permissions: "*" of a tenant admin reaches only the admin's own tenant.
+BUILT_IN_PERMISSIONS: dict[str, frozenset[str]] = {
+    SUPERADMIN: frozenset({"*"}),
+    TENANT_ADMIN: frozenset({"*"}),
+    MEMBER: frozenset(),
+}
+
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
 
 
 class InvalidInputError(DomainError):
+    """A value breaks a rule of the IAM; ``field`` names it."""
+
     status = 422
     code = "invalid-input"
 
 
+class InvalidStateError(DomainError):
+    """The command does not fit the current state (suspend a suspended tenant)."""
+
+    status = 409
+    code = "invalid-state"
+
+
 def check_slug(slug: str) -> str:
+    """The slug, if it is a valid tenant slug."""
     if not SLUG.match(slug):
         raise InvalidInputError(
             f"tenant slug {slug!r} is invalid: use 2-63 lowercase letters, digits "
@@ -34,6 +58,7 @@ def check_slug(slug: str) -> str:
 
 
 def check_username(username: str) -> str:
+    """The username, if it is valid."""
     if not USERNAME.match(username):
         raise InvalidInputError(
             f"username {username!r} is invalid: use up to 128 letters, digits and "
@@ -44,32 +69,118 @@ def check_username(username: str) -> str:
 
 
 def check_email(email: str) -> str:
+    """The email, if it looks like an address."""
     if not EMAIL.match(email):
         raise InvalidInputError(f"email {email!r} is not an address", field="email")
     return email
 
 
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_display_name(display_name: str) -> str:
+    """The display name with whitespace collapsed."""
+    cleaned = " ".join(display_name.split())
+    if len(cleaned) > 200:
+        raise InvalidInputError(
+            "display name is longer than 200 characters", field="display_name"
+        )
+    return cleaned
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """What a new password must satisfy."""
+
+    min_length: int = MIN_PASSWORD_LENGTH
+
+    def check(self, password: str, username: str) -> None:
+        """Raise ``InvalidInputError`` if ``password`` breaks the policy."""
+        if len(password) < self.min_length:
+            raise InvalidInputError(
+                f"password must have at least {self.min_length} characters",
+                field="password",
+            )
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise InvalidInputError(
+                f"password must have at most {MAX_PASSWORD_LENGTH} characters",
+                field="password",
+            )
+        if password.casefold() == username.casefold():
+            raise InvalidInputError(
+                "password must differ from the username", field="password"
+            )
+
+
 def check_password(password: str, username: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(
-            f"password must have at least {MIN_PASSWORD_LENGTH} characters",
-            field="password",
-        )
-    if password.casefold() == username.casefold():
-        raise InvalidInputError(
-            "password must differ from the username", field="password"
-        )
+    """Check ``password`` against the default policy."""
+    PasswordPolicy().check(password, username)
 
 
-def check_roles(roles: list[str], *, is_platform_tenant: bool) -> list[str]:
-    unknown = sorted(set(roles) - BUILT_IN_ROLES)
+def check_role_name(name: str) -> str:
+    """The name, if it can name a custom role."""
+    if not ROLE_NAME.match(name):
+        raise InvalidInputError(
+            f"role name {name!r} is invalid: use 2-63 lowercase letters, digits "
+            "and _.- starting with a letter",
+            field="name",
+        )
+    if name in BUILT_IN_ROLES:
+        raise InvalidInputError(
+            f"{name!r} is a built-in role and cannot be redefined", field="name"
+        )
+    return name
+
+
+def check_permissions(permissions: Iterable[str]) -> list[str]:
+    """Validate ``context:action`` strings (``*`` wildcards allowed)."""
+    checked = sorted(set(permissions))
+    invalid = [item for item in checked if not PERMISSION.match(item)]
+    if invalid:
+        raise InvalidInputError(
+            f"invalid permissions {invalid}: use 'context:action', for example "
+            "'licenses:read', 'licenses:*' or '*'",
+            field="permissions",
+        )
+    if len(checked) > 100:
+        raise InvalidInputError("a role holds at most 100 permissions")
+    return checked
+
+
+def check_roles(
+    roles: Iterable[str],
+    *,
+    is_platform_tenant: bool,
+    custom_roles: Collection[str] = (),
+) -> list[str]:
+    """Validate role names against built-in and the tenant's custom roles."""
+    wanted = set(roles)
+    unknown = sorted(wanted - BUILT_IN_ROLES - set(custom_roles))
     if unknown:
         raise InvalidInputError(
-            f"unknown roles {unknown}; built-in roles are {sorted(BUILT_IN_ROLES)}",
+            f"unknown roles {unknown}; built-in roles are {sorted(BUILT_IN_ROLES)}"
+            " and custom roles are defined per tenant",
             field="roles",
         )
-    if SUPERADMIN in roles and not is_platform_tenant:
+    if SUPERADMIN in wanted and not is_platform_tenant:
         raise InvalidInputError(
             "superadmin can only be given in the platform tenant", field="roles"
         )
-    return sorted(set(roles))
+    return sorted(wanted)
+
+
+def permissions_of(
+    roles: Iterable[str], custom: Mapping[str, Collection[str]]
+) -> list[str]:
+    """The union of what ``roles`` grant; unknown roles grant nothing."""
+    granted: set[str] = set()
+    for role in roles:
+        granted |= BUILT_IN_PERMISSIONS.get(role, frozenset())
+        granted |= set(custom.get(role, ()))
+    return sorted(granted)

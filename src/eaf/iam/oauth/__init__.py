@@ -1,0 +1,1 @@
+"""OAuth 2.0 and OpenID Connect protocol logic of the IAM, per tenant realm."""
