@@ -116,7 +116,11 @@ async def test_relay_killed_many_times_loses_and_repeats_nothing(
     async with running(runner):
         while kills < 12:
             relay = _relay_process(database, bus, tmp_path, relay_log)
-            await wait_until(lambda: _active_count(relay_log) > kills, timeout_s=120)
+            started = kills + 1
+            await wait_until(
+                lambda started=started: _active_count(relay_log) >= started,
+                timeout_s=120,
+            )
             await asyncio.sleep(rng.uniform(0.2, 1.0))
             relay.send_signal(signal.SIGKILL)
             await asyncio.to_thread(relay.wait)

@@ -60,7 +60,9 @@ def test_every_revision_downgrades_and_upgrades_to_same_schema(
         migrate.upgrade(empty_database, RUNTIME_ROLE, RUNTIME_PASSWORD, revision)
         schemas_up[revision] = schema_of(empty_database)
 
-    for previous, revision in reversed(list(zip(["base", *revisions()], revisions()))):
+    for previous, revision in reversed(
+        list(zip(["base", *revisions()], revisions(), strict=False))
+    ):
         migrate.downgrade(empty_database, RUNTIME_ROLE, previous)
         expected = [] if previous == "base" else schemas_up[previous]
         assert schema_of(empty_database) == expected, f"downgrade of {revision}"

@@ -29,8 +29,10 @@ async def test_snapshot_load_equals_full_replay(
     from_snapshot = await repository.load(tenant, "c-1")
     replayed = await repository.load_without_snapshot(tenant, "c-1")
 
-    assert snapshot is not None and 0 < snapshot.stream_version < counter.version
-    assert from_snapshot is not None and replayed is not None
+    assert snapshot is not None
+    assert 0 < snapshot.stream_version < counter.version
+    assert from_snapshot is not None
+    assert replayed is not None
     assert vars(from_snapshot) == vars(replayed)
 
 
@@ -54,7 +56,8 @@ async def test_snapshot_of_older_shape_is_ignored(
 
     loaded = await repository.load(tenant, "c-1")
 
-    assert loaded is not None and (loaded.total, loaded.version) == (5, 1)
+    assert loaded is not None
+    assert (loaded.total, loaded.version) == (5, 1)
 
 
 async def test_context_lands_in_event_metadata(
@@ -96,7 +99,8 @@ async def test_command_retries_on_conflict_with_fresh_state(
 
     final = await repository.load(tenant, "c-1")
     assert sorted(versions) == list(range(2, 10))
-    assert final is not None and final.total == 9
+    assert final is not None
+    assert final.total == 9
 
 
 async def test_command_without_retries_surfaces_conflict(
