@@ -64,9 +64,13 @@ def check_settings(settings: Settings) -> list[Problem]:
 
 def _server_problems(settings: Settings) -> list[Problem]:
     problems = []
-    if settings.database_url is None:
+    if settings.database_url is None and settings.database_runtime_url is None:
         problems.append(
-            Problem("EAF_DATABASE_URL", "unset: would start an embedded PostgreSQL")
+            Problem(
+                "EAF_DATABASE_URL",
+                "unset (and no EAF_DATABASE_RUNTIME_URL): would start an embedded "
+                "PostgreSQL",
+            )
         )
     if settings.nats_url is None:
         problems.append(Problem("EAF_NATS_URL", "unset: would start an embedded NATS"))
@@ -83,10 +87,10 @@ def _server_problems(settings: Settings) -> list[Problem]:
 
 def _secret_problems(settings: Settings) -> list[Problem]:
     problems = []
-    secrets = {
-        "EAF_SECRET_KEY": settings.secret_key,
-        "EAF_RUNTIME_PASSWORD": settings.runtime_password,
-    }
+    secrets = {"EAF_SECRET_KEY": settings.secret_key}
+    if settings.database_runtime_url is None:
+        # The runtime DSN is derived from the owner's: it needs the password.
+        secrets["EAF_RUNTIME_PASSWORD"] = settings.runtime_password
     for name, secret in secrets.items():
         value = secret.get_secret_value() if secret else ""
         if not value:
@@ -126,10 +130,13 @@ def _debug_problems(settings: Settings) -> list[Problem]:
 
 def _production_problems(settings: Settings) -> list[Problem]:
     problems = []
-    if settings.database_url and not _database_uses_tls(settings.database_url):
-        problems.append(
-            Problem("EAF_DATABASE_URL", "needs sslmode=verify-full (or verify-ca)")
-        )
+    dsns = {
+        "EAF_DATABASE_URL": settings.database_url,
+        "EAF_DATABASE_RUNTIME_URL": settings.database_runtime_url,
+    }
+    for name, dsn in dsns.items():
+        if dsn and not _database_uses_tls(dsn):
+            problems.append(Problem(name, "needs sslmode=verify-full (or verify-ca)"))
     servers = [url.strip() for url in (settings.nats_url or "").split(",") if url]
     if servers and not all(url.startswith("tls://") for url in servers):
         problems.append(Problem("EAF_NATS_URL", "every server must be tls://"))

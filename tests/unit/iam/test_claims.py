@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jwt
 import pytest
 
 from eaf.security.claims import InvalidTokenError, read_unverified, rsa_key_from_jwk
+from tests.support.cases import shared_cases
 
-CASES = Path("/work/shared/cases/jose")
+CASES = shared_cases() / "jose"
 
 
 def load(name: str) -> dict[str, object]:

@@ -28,8 +28,9 @@ from eaf.licensing.signing import (
     verify_signature,
     write_signing_key,
 )
+from tests.support.cases import shared_cases
 
-CASES = Path("/work/shared/cases/jose")
+CASES = shared_cases() / "jose"
 
 
 @pytest.fixture(scope="module")

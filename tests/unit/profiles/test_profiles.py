@@ -37,6 +37,22 @@ def test_good_production_settings_pass() -> None:
     assert check_settings(production()) == []
 
 
+def test_service_with_runtime_dsn_only_passes() -> None:
+    settings = production(
+        database_url=None,
+        runtime_password=None,
+        database_runtime_url="postgresql://eaf_app:pw@db/eaf?sslmode=verify-full",
+    )
+
+    assert check_settings(settings) == []
+
+
+def test_runtime_dsn_without_tls_is_refused() -> None:
+    settings = production(database_runtime_url="postgresql://eaf_app:pw@db/eaf")
+
+    assert problem_settings(settings) == ["EAF_DATABASE_RUNTIME_URL"]
+
+
 def test_dev_environment_is_never_refused() -> None:
     assert check_settings(Settings(environment="dev")) == []
 
