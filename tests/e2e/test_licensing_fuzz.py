@@ -13,14 +13,10 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.generation.modes import GenerationMode
-from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from eaf.http.app import create_app
 from eaf.licensing import ActivationRequest, Fingerprint
+from tests.support.fuzz import check_operation
 from tests.support.live_server import ADMIN_PASSWORD, LiveSite, live_site
 from tests.support.servers import Servers
 
@@ -86,17 +82,6 @@ def known(live: LiveSite, admin_headers: dict[str, str]) -> dict[str, str]:
     }
 
 
-def cases(operation: Any, known: dict[str, str]) -> st.SearchStrategy[Any]:
-    """Random paths, and valid and invalid requests on existing data."""
-    names = {parameter.name for parameter in operation.path_parameters}
-    fixed = {name: value for name, value in known.items() if name in names}
-    return st.one_of(
-        operation.as_strategy(),
-        operation.as_strategy(path_parameters=fixed),
-        operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=fixed),
-    )
-
-
 def test_fuzz_covers_the_licensing_api() -> None:
     assert len(OPERATIONS) >= 25
     assert "POST /api/v1/licensing/offline-activations" in OPERATIONS
@@ -106,18 +91,6 @@ def test_fuzz_covers_the_licensing_api() -> None:
 def test_licensing_operation_answers_within_its_schema(
     label: str, live: LiveSite, admin_headers: dict[str, str], known: dict[str, str]
 ) -> None:
-    @given(case=cases(OPERATIONS[label], known))
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
+    check_operation(
+        OPERATIONS[label], known, live.url, admin_headers, EXAMPLES_PER_OPERATION
     )
-    def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(
-            base_url=live.url,
-            headers=admin_headers,
-            checks=[not_a_server_error, response_schema_conformance],
-        )
-
-    check()
