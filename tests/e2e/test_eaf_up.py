@@ -218,3 +218,38 @@ def test_eaf_up_serves_iam_and_stops_cleanly(
         again.terminate()
         if again.proc.poll() is None:
             again.proc.kill()
+
+
+def test_eaf_up_stops_when_embedded_server_dies(
+    data_dir: Path, servers: Servers
+) -> None:
+    if servers.embedded is None:
+        pytest.skip("runs embedded servers of its own only without external ones")
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith("EAF_")
+    }
+    up = UpProcess(data_dir, free_port(), env)
+    try:
+        up.wait_ready()
+        children = up.descendants()
+        [postgres] = [
+            child
+            for child in children
+            if child.name() == "postgres" and child.ppid() == up.proc.pid
+        ]
+
+        postgres.kill()
+        exit_code = up.proc.wait(timeout=30)
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+            up.proc.wait()
+
+    assert exit_code == 1
+    assert "PostgreSQL server stopped unexpectedly" in " ".join(
+        up.log.read_text().split()
+    )
+    time.sleep(0.5)
+    assert [
+        c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+    ] == []

@@ -244,3 +244,37 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient) -> None:
         "projections": True,
     } | {key: True for key in ready.json()["checks"]}
     assert "eaf_http_requests_total" in metrics.text
+
+
+async def test_one_correlation_id_for_response_and_events(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], platform: Platform
+) -> None:
+    response = await client.post(
+        "/api/v1/tenants", json={"slug": "acme", "name": "Acme"}, headers=admin_headers
+    )
+
+    [created] = [
+        event async for event in platform.store.read_stream("acme", "tenant-acme")
+    ]
+    assert created.metadata["correlation_id"] == response.headers["x-correlation-id"]
+
+
+async def test_unexpected_failure_is_a_problem_with_correlation_id(
+    platform: Platform,
+) -> None:
+    from eaf.http.app import create_app
+
+    app = create_app(platform)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("unexpected")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        response = await http.get("/boom", headers={"X-Correlation-Id": "c-123"})
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["x-correlation-id"] == "c-123"
+    assert "unexpected" not in response.text

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from eaf.http.problems import install_problem_handlers
+from eaf.http.problems import install_problem_handlers, unexpected_problem
 from eaf.iam.http import router as iam_router
 from eaf.licensing.http import router as licensing_router
 from eaf.version import eaf_revision, eaf_version
@@ -30,10 +30,18 @@ ROUTERS = {"iam": iam_router, "licensing": licensing_router}
 async def _observe(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+    given = request.headers.get("x-correlation-id", "")[:100]
+    correlation_id = given or str(uuid.uuid4())
+    # Handlers build their execution context from this, so logs, events and
+    # the response header all carry the same id.
+    request.state.correlation_id = correlation_id
     started = time.perf_counter()
     with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # noqa: BLE001 - answered as a problem, logged once
+            log.exception("http.unhandled_error", path=request.url.path)
+            response = unexpected_problem()
         route = getattr(request.scope.get("route"), "path", "unmatched")
         elapsed = time.perf_counter() - started
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()

@@ -137,8 +137,8 @@ def _unavailable_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("http.unhandled_error", path=request.url.path)
+def unexpected_problem() -> JSONResponse:
+    """The answer to a failure nobody anticipated; details stay in the log."""
     return problem(
         500,
         "Internal error",
@@ -146,6 +146,11 @@ def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
         "request's correlation id",
         "internal-error",
     )
+
+
+def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("http.unhandled_error", path=request.url.path)
+    return unexpected_problem()
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -24,9 +24,9 @@ async def authenticated(
         raise AuthenticationError("send an access token as 'Authorization: Bearer ...'")
     platform = request.app.state.platform
     context: ExecutionContext = await platform.verifier.verify(credentials.credentials)
-    correlation = request.headers.get("x-correlation-id")
+    correlation = getattr(request.state, "correlation_id", None)
     if correlation:
-        context = replace(context, correlation_id=correlation[:100])
+        context = replace(context, correlation_id=correlation)
     return context
 
 

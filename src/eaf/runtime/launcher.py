@@ -22,7 +22,7 @@ import structlog
 import uvicorn
 
 from eaf.db import migrate
-from eaf.errors import ConfigurationError
+from eaf.errors import ConfigurationError, InfrastructureError
 from eaf.http.app import create_app
 from eaf.iam.bootstrap import BootstrapResult, bootstrap_platform
 from eaf.profiles import check_settings
@@ -32,6 +32,29 @@ from eaf.settings import Settings
 log = structlog.get_logger(__name__)
 
 RUNTIME_FILE = "runtime.json"
+
+# Embedded servers of this process and a check that each is still running.
+_watched: dict[str, Callable[[], bool]] = {}
+
+
+def embedded_failure() -> str | None:
+    """Which embedded server died, if one did."""
+    for name, is_running in _watched.items():
+        if not is_running():
+            return name
+    return None
+
+
+async def _watch_embedded(stop: asyncio.Event, failed: list[str]) -> None:
+    while not stop.is_set():
+        name = embedded_failure()
+        if name is not None:
+            log.error("runtime.embedded_server_died", server=name)
+            failed.append(name)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
 @dataclass(frozen=True)
@@ -104,12 +127,16 @@ def embedded_servers(settings: Settings) -> Iterator[Connections]:
             postgres = EmbeddedPostgres(data_dir)
             postgres.start()
             stack.callback(postgres.stop)
+            _watched["PostgreSQL"] = lambda: postgres.pid is not None
+            stack.callback(_watched.pop, "PostgreSQL", None)
             owner_dsn = postgres.admin_url
         nats_url = settings.nats_url
         if nats_url is None:
             nats = EmbeddedNats(data_dir)
             nats.start()
             stack.callback(nats.stop)
+            _watched["NATS"] = lambda: nats.pid is not None
+            stack.callback(_watched.pop, "NATS", None)
             nats_url = nats.url
         password = runtime_password(settings)
         runtime = settings.database_runtime_url or migrate.runtime_dsn(
@@ -189,6 +216,7 @@ async def run_platform(
     )
     platform = Platform(settings, options)
     stop = asyncio.Event()
+    failed: list[str] = []
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -224,9 +252,11 @@ async def run_platform(
         if on_ready is not None:
             on_ready(platform, result)
         waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
+        watcher = asyncio.create_task(_watch_embedded(stop, failed))
         if serving is not None:
             waiters.add(serving)  # type: ignore[arg-type]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        watcher.cancel()
     finally:
         if server is not None and serving is not None:
             server.should_exit = True
@@ -235,6 +265,11 @@ async def run_platform(
         await platform.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+    if failed:
+        raise InfrastructureError(
+            f"the embedded {failed[0]} server stopped unexpectedly; EAF shut down. "
+            f"See the logs under {settings.data_dir / 'logs'} and start `eaf up` again"
+        )
 
 
 def _secret_value(secret: object) -> str | None:
