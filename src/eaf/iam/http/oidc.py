@@ -13,7 +13,9 @@ from pydantic import BaseModel
 
 from eaf.application.commands import run_command
 from eaf.context import ExecutionContext
+from eaf.errors import InvalidDataError
 from eaf.http.problems import problem_responses
+from eaf.iam.domain.rules import SLUG
 from eaf.iam.http._common import iam_of, platform_of, services_of
 from eaf.iam.oauth.grants import GRANT_TYPES, SUPPORTED_SCOPES
 from eaf.iam.tokens import InvalidTokenError
@@ -111,6 +113,8 @@ async def _form_of(request: Request) -> dict[str, str] | JSONResponse:
     fields = {key: str(value) for key, value in items}
     if len(fields) != len(items):
         return oauth_error("invalid_request", "parameters must not be repeated")
+    if any("\x00" in text for item in fields.items() for text in item):
+        return oauth_error("invalid_request", "parameters must not contain NUL")
     return fields
 
 
@@ -120,8 +124,12 @@ async def _protocol_call(
     handler: Callable[[dict[str, str]], Awaitable[Any]],
 ) -> Any:
     """Run a form-based protocol endpoint with RFC 6749 error answers."""
-    # The cached status answers "does this realm exist" without a query.
-    if await platform_of(request).verifier.tenant_status.status(slug) is None:
+    # A malformed slug names no realm; the cached status answers "does this
+    # realm exist" without a query.
+    if (
+        not SLUG.fullmatch(slug)
+        or await platform_of(request).verifier.tenant_status.status(slug) is None
+    ):
         return oauth_error("invalid_request", f"unknown realm {slug!r}", 404)
     form = await _form_of(request)
     if isinstance(form, JSONResponse):
@@ -133,6 +141,8 @@ async def _protocol_call(
         return await run_command(context, lambda: handler(form), retries=0)
     except OAuth2Error as error:
         return _from_authlib(error)
+    except InvalidDataError as error:  # input the database cannot hold
+        return oauth_error("invalid_request", error.detail)
 
 
 @router.get(

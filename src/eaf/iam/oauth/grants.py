@@ -10,15 +10,19 @@ and refresh-token rotation needs its lookup, reuse check and replacement in one
 locked transaction, which those separate hooks cannot share. So the grant
 logic is ours; Authlib supplies the parts without I/O: its RFC 6749 error
 classes (error codes, statuses and bodies), its RFC 7636 S256 check, and its
-parsing of Basic client credentials and scopes.
+parsing of scopes. Basic client credentials are parsed here: Authlib's parser
+ignores a malformed header, where RFC 6749 section 5.2 wants a 401.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import structlog
 from authlib.oauth2.rfc6749.errors import (
@@ -29,7 +33,7 @@ from authlib.oauth2.rfc6749.errors import (
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 
 from eaf.application.repository import Repository
@@ -62,15 +66,45 @@ class ClientCredentials:
 def client_credentials_of(
     form: dict[str, str], authorization: str | None
 ) -> ClientCredentials:
-    """Client id and secret from HTTP Basic, or else from the form body."""
-    client_id, secret = extract_basic_authorization(
-        {"Authorization": authorization or ""}
-    )
-    if client_id:
-        return ClientCredentials(client_id, secret, via_header=True)
+    """Client id and secret from HTTP Basic, or else from the form body.
+
+    Raises:
+        InvalidClientError: 401 with ``WWW-Authenticate: Basic`` when the
+            request tried HTTP Basic but its credentials cannot be read
+            (RFC 6749 section 5.2).
+    """
+    basic = basic_credentials(authorization)
+    if basic is not None:
+        return ClientCredentials(basic[0], basic[1], via_header=True)
     return ClientCredentials(
         form.get("client_id"), form.get("client_secret"), via_header=False
     )
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str | None] | None:
+    """Client id and secret of an HTTP Basic header; ``None`` without one.
+
+    Other schemes are ignored, as before: the form body may then carry the
+    client. A Basic header that is not base64 of UTF-8 ``id[:secret]`` (both
+    form-urlencoded, RFC 6749 section 2.3.1) fails client authentication.
+    """
+    scheme, _, encoded = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        text = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        raise _basic_failed("malformed Basic credentials") from None
+    client_id, colon, secret = text.partition(":")
+    client_id = unquote(client_id)
+    password = unquote(secret) if colon else None
+    if not client_id or "\x00" in client_id or "\x00" in (password or ""):
+        raise _basic_failed("malformed Basic credentials")
+    return client_id, password
+
+
+def _basic_failed(description: str) -> InvalidClientError:
+    return InvalidClientError(description, status_code=401)
 
 
 def checked_scope(

@@ -107,7 +107,10 @@ def to_utc_seconds(moment: datetime) -> datetime:
     """Convert an aware datetime to UTC and drop sub-second precision."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise LicenseFormatError("timestamps must carry a time zone")
-    return moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        return moment.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past year 9999
+        raise LicenseFormatError("timestamp out of range") from None
 
 
 def get_str(data: Mapping[str, Any], key: str) -> str:

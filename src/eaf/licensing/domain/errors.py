@@ -98,6 +98,12 @@ class PolicyError(LicensingError, DomainError):
     code = "invalid-policy"
 
 
+class ExpiryOutOfRangeError(LicensingError, DomainError):
+    """An expiry would fall after :data:`~eaf.licensing.domain.policy.MAX_EXPIRY`."""
+
+    code = "expiry-out-of-range"
+
+
 class LicenseStateError(LicensingError, DomainError):
     """A command does not fit the license's current state."""
 

@@ -37,7 +37,7 @@ from eaf.licensing.domain.events import (
     MachineDeactivated,
 )
 from eaf.licensing.domain.machine import Fingerprint, MatchRule
-from eaf.licensing.domain.policy import Policy, check_name
+from eaf.licensing.domain.policy import Policy, check_expiry, check_name
 
 
 class LicenseState(enum.StrEnum):
@@ -167,7 +167,7 @@ class License:
         if self.expires_at is None:
             raise LicenseStateError("a perpetual license cannot be extended")
         if expires_at is not None:
-            expires_at = _codec.to_utc_seconds(expires_at)
+            expires_at = check_expiry(_codec.to_utc_seconds(expires_at))
             if expires_at <= self.expires_at:
                 raise LicenseStateError("the new expiry must be later than the current")
         self._record(

@@ -5,14 +5,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eaf.licensing.domain import _codec
-from eaf.licensing.domain.errors import LicenseFormatError, PolicyError
+from eaf.licensing.domain.errors import (
+    ExpiryOutOfRangeError,
+    LicenseFormatError,
+    PolicyError,
+)
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._:-]{0,63}")
 MACHINES_LIMIT = "machines"
+# Bounds that keep date arithmetic (expiry plus grace) and stored counts sane.
+MAX_EXPIRY = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_DAYS = 36500
+MAX_LIMIT = 2**31 - 1
+
+
+def check_expiry(expires_at: datetime) -> datetime:
+    """Return ``expires_at`` if it is no later than :data:`MAX_EXPIRY`."""
+    if expires_at > MAX_EXPIRY:
+        raise ExpiryOutOfRangeError(
+            f"an expiry must not be later than {MAX_EXPIRY.isoformat()}",
+            expires_at=expires_at.isoformat(),
+        )
+    return expires_at
 
 
 def check_name(kind: str, name: str) -> str:
@@ -33,6 +51,8 @@ def check_limits(limits: Mapping[str, int]) -> dict[str, int]:
         check_name("limit", name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise PolicyError(f"limit {name!r} must be a non-negative integer")
+        if value > MAX_LIMIT:
+            raise PolicyError(f"limit {name!r} must be at most {MAX_LIMIT}")
         checked[name] = value
     return checked
 
@@ -62,10 +82,12 @@ class Policy:
     def __post_init__(self) -> None:
         if not self.name:
             raise PolicyError("a policy needs a name")
-        if self.duration_days is not None and self.duration_days <= 0:
-            raise PolicyError("duration_days must be positive, or None for perpetual")
-        if self.grace_days < 0:
-            raise PolicyError("grace_days must not be negative")
+        if self.duration_days is not None and not 0 < self.duration_days <= MAX_DAYS:
+            raise PolicyError(
+                f"duration_days must be 1-{MAX_DAYS}, or None for perpetual"
+            )
+        if not 0 <= self.grace_days <= MAX_DAYS:
+            raise PolicyError(f"grace_days must be 0-{MAX_DAYS}")
         if self.is_trial and self.duration_days is None:
             raise PolicyError("a trial policy cannot be perpetual")
         limits = check_limits(self.limits)
@@ -90,7 +112,14 @@ class Policy:
         """The expiry of a license (or a renewal) that begins at ``start``."""
         if self.duration_days is None:
             return None
-        return _codec.to_utc_seconds(start) + timedelta(days=self.duration_days)
+        try:
+            expiry = _codec.to_utc_seconds(start) + timedelta(days=self.duration_days)
+        except OverflowError:
+            raise ExpiryOutOfRangeError(
+                f"an expiry must not be later than {MAX_EXPIRY.isoformat()}",
+                start=start.isoformat(),
+            ) from None
+        return check_expiry(expiry)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used inside event payloads."""
