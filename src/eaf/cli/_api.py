@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
-from eaf.cli._common import console
+from eaf.cli._common import console, fail
 from eaf.errors import ConfigurationError
 from eaf.iam.client import IamClient, TokenSet
 
@@ -32,6 +34,25 @@ TenantOption = Annotated[
     str | None,
     typer.Option("--tenant", "-t", help="Tenant slug; the login's tenant if unset."),
 ]
+
+
+def segment(value: str, what: str = "name") -> str:
+    """``value`` escaped as one URL path segment; a usage error if it cannot be.
+
+    Every tenant slug, user id or role name goes through here before it is
+    put in a path, so that '/', '?' or '#' cannot reach another endpoint.
+    """
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise fail(f"{what} {value!r} contains a control character", 2)
+    if value in ("", ".", ".."):
+        # Clients fold dot segments away, whether escaped or not.
+        raise fail(f"{what} {value!r} is not a valid name", 2)
+    return quote(value, safe="")
+
+
+def tenant_segment(chosen: str | None, own: str) -> str:
+    """The --tenant given, else the login's own, as a path segment."""
+    return segment(chosen or own, "tenant")
 
 
 @dataclass
@@ -114,7 +135,8 @@ async def api_client(url: str | None) -> AsyncIterator[tuple[IamClient, str]]:
             raise ConfigurationError("not logged in: run `eaf login` or set EAF_TOKEN")
         tokens = TokenSet(login.access_token, login.expires_at, "", login.refresh_token)
         if tokens.is_expired and tokens.refresh_token:
-            tokens = await client.refresh(login.tenant, tokens.refresh_token)
+            realm = segment(login.tenant, "tenant")
+            tokens = await client.refresh(realm, tokens.refresh_token)
             save_login(login_from(login.url, login.tenant, tokens))
         client.token = tokens.access_token
         yield client, login.tenant

@@ -12,6 +12,7 @@ from eaf.cli._api import (
     forget_login,
     login_from,
     save_login,
+    segment,
 )
 from eaf.cli._common import console, handle_errors, run_async
 from eaf.iam.client import IamClient
@@ -31,10 +32,11 @@ def login(
 ) -> None:
     """Log in with a password; the tokens are kept for later commands (0600)."""
     base_url = url or DEFAULT_URL
+    realm = segment(tenant, "tenant")
 
     async def obtain() -> None:
         async with IamClient(base_url) as client:
-            tokens = await client.password_login(tenant, username, password)
+            tokens = await client.password_login(realm, username, password)
         path = save_login(login_from(base_url, tenant, tokens))
         console.print(f"logged in to {tenant} at {base_url}; tokens in {path}")
 

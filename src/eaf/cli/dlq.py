@@ -16,7 +16,7 @@ from eaf.cli._common import (
     settings_for,
 )
 from eaf.cli._platform import open_store
-from eaf.projections.operations import list_parked, replay_parked
+from eaf.projections.operations import ReplayResult, list_parked, replay_parked
 from eaf.runtime.platform import all_projections
 
 app = typer.Typer(help="Parked (dead-lettered) events.", no_args_is_help=True)
@@ -75,18 +75,22 @@ def replay(
     """Apply parked events again; those that fail stay parked."""
     settings = settings_for(data_dir)
 
-    async def run() -> int:
+    async def run() -> list[ReplayResult]:
         async with open_store(settings) as (_, db, _store):
-            results = await replay_parked(db, all_projections(), ids or None)
-        failed = 0
-        for result in results:
-            if result.succeeded:
-                console.print(f"[green]replayed[/] {result.id} ({result.event_id})")
-            else:
-                failed += 1
-                console.print(f"[red]failed[/] {result.id}: {result.error}")
-        console.print(f"{len(results) - failed} replayed, {failed} failed")
-        return failed
+            return await replay_parked(db, all_projections(), ids or None)
 
-    if run_async(run()):
+    results = run_async(run())
+    failed = 0
+    for result in results:
+        if result.succeeded:
+            console.print(f"[green]replayed[/] {result.id} ({result.event_id})")
+        else:
+            failed += 1
+            console.print(f"[red]failed[/] {result.id}: {result.error}")
+    console.print(f"{len(results) - failed} replayed, {failed} failed")
+    missing = sorted(set(ids or ()) - {result.id for result in results})
+    if missing:
+        listed = ", ".join(str(parked_id) for parked_id in missing)
+        raise fail(f"not among the parked events awaiting replay: {listed}")
+    if failed:
         raise fail("some parked events failed again; fix the handler and replay", 1)

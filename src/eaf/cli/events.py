@@ -26,6 +26,7 @@ from eaf.eventstore.repair import append_correction
 app = typer.Typer(help="Stored events: show and correct.", no_args_is_help=True)
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug")]
+MAX_POSITION = 2**63 - 1  # positions are PostgreSQL bigint
 
 
 @app.command()
@@ -33,7 +34,10 @@ TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug")]
 def show(
     tenant: Annotated[str | None, typer.Option(help="Tenant of --stream")] = None,
     stream: Annotated[str | None, typer.Option(help="A stream id")] = None,
-    after: Annotated[int, typer.Option(help="Global position to start after")] = 0,
+    after: Annotated[
+        int,
+        typer.Option(min=0, max=MAX_POSITION, help="Global position to start after"),
+    ] = 0,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
     data_dir: DataDirOption = None,
@@ -84,7 +88,12 @@ def correct(
         str | None, typer.Option(help="Event id being corrected")
     ] = None,
     expected_version: Annotated[
-        int | None, typer.Option(help="Refuse if the stream moved past this version")
+        int | None,
+        typer.Option(
+            min=0,
+            max=MAX_POSITION,
+            help="Refuse if the stream moved past this version",
+        ),
     ] = None,
     data_dir: DataDirOption = None,
 ) -> None:

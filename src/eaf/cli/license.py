@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,19 @@ def _on_database(
     return run_async(run())
 
 
+def _check_out(out: Path | None) -> None:
+    """Refuse an --out path that cannot be written, before doing anything."""
+    if out is None:
+        return
+    if out.is_dir():
+        raise fail(f"--out {out} is a directory; name a file", 2)
+    parent = out.parent
+    if not parent.is_dir():
+        raise fail(f"--out {out}: directory {parent} does not exist", 2)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise fail(f"--out {out}: directory {parent} is not writable", 2)
+
+
 def _emit(text: str, out: Path | None, what: str) -> None:
     if out is None:
         typer.echo(text, nl=False)
@@ -108,6 +122,7 @@ def keygen(data_dir: DataDirOption = None) -> None:
 @handle_errors
 def keys(out: OutOption = None, data_dir: DataDirOption = None) -> None:
     """Print the published key set (JWKS) that products pin at build time."""
+    _check_out(out)
     jwks = _on_database(data_dir, lambda lic: lic.keys.published_keys())
     _emit(json.dumps(jwks, indent=2) + "\n", out, "key set")
 
@@ -134,6 +149,7 @@ def issue(
     data_dir: DataDirOption = None,
 ) -> None:
     """Issue a license and write its signed file."""
+    _check_out(out)
 
     async def command(licensing: Licensing) -> str:
         issued = await licensing.licenses.issue(customer, policy, license_id)
@@ -231,6 +247,7 @@ def request(
     ] = [],  # noqa: B006 - Typer reads the default, never mutates it
 ) -> None:
     """Write an offline activation request for this machine (no server needed)."""
+    _check_out(out)
     fingerprint = machine_fingerprint(product, _component_values(components))
     activation = ActivationRequest.create(
         license_id, product, fingerprint, now=datetime.now(UTC)
@@ -247,6 +264,7 @@ def respond(
     data_dir: DataDirOption = None,
 ) -> None:
     """Answer an offline request file with a signed machine certificate."""
+    _check_out(out)
     activation = read_activation_request(request_file)
     result = _on_database(
         data_dir, lambda lic: lic.licenses.activate(activation, offline=True)

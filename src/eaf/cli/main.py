@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 from typing import Annotated
 
 import typer
+from alembic.util.exc import CommandError
 
 from eaf.cli import (
     auth,
@@ -29,7 +33,9 @@ from eaf.cli._common import (
 from eaf.db import migrate
 from eaf.iam.bootstrap import BootstrapResult
 from eaf.runtime import launcher
+from eaf.runtime.embedded import free_port
 from eaf.runtime.platform import Platform
+from eaf.settings import Settings
 from eaf.version import eaf_revision, eaf_version
 
 app = typer.Typer(
@@ -51,8 +57,44 @@ app.command(name="bootstrap")(bootstrap.bootstrap)
 app.command(name="login")(auth.login)
 app.command(name="logout")(auth.logout)
 
-HostOption = Annotated[str | None, typer.Option("--host", help="Address to bind.")]
-PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port.")]
+HostOption = Annotated[
+    str | None, typer.Option("--host", help="IP address or host name to bind.")
+]
+PortOption = Annotated[
+    int | None,
+    typer.Option("--port", min=0, max=65535, help="HTTP port; 0 picks a free one."),
+]
+
+
+def _check_host(host: str) -> None:
+    """Fail with exit code 2 unless ``host`` is an IP address or resolves."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    # All digits and dots is a mistyped IPv4 address, never a host name: do not
+    # send it to DNS.
+    if re.fullmatch(r"[0-9.]+", host):
+        raise fail(f"cannot use host {host}: not a valid IP address", 2)
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise fail(f"cannot use host {host}: {reason}", 2) from None
+
+
+def _bind_address(
+    settings: Settings, host: str | None, port: int | None
+) -> tuple[str, int]:
+    """The host and a concrete port to listen on, checked before starting."""
+    bind_host = host or settings.host
+    bind_port = port if port is not None else settings.port
+    _check_host(bind_host)
+    if bind_port == 0:
+        # Choose now, so printed URLs and token issuers carry the real port.
+        bind_port = free_port()
+    return bind_host, bind_port
 
 
 def _print_ready(data_dir: str) -> object:
@@ -88,8 +130,7 @@ def up(
 ) -> None:
     """Start everything in one process, with embedded servers unless URLs are set."""
     settings = settings_for(data_dir)
-    bind_host = host or settings.host
-    bind_port = port if port is not None else settings.port
+    bind_host, bind_port = _bind_address(settings, host, port)
     launcher.refuse_unfit_settings(settings)
     launcher.check_port_free(bind_host, bind_port)
     console.print("Starting PostgreSQL and NATS...")
@@ -126,14 +167,15 @@ def serve(
             f"unknown role {role!r}; choose one of {', '.join(sorted(roles))}", 2
         )
     settings = settings_for()
+    bind_host, bind_port = _bind_address(settings, host, port)
     launcher.refuse_unfit_settings(settings)
     connections = launcher.external_connections(settings)
     run_async(
         launcher.run_platform(
             settings,
             connections,
-            host=host or settings.host,
-            port=port if port is not None else settings.port,
+            host=bind_host,
+            port=bind_port,
             serve_http=role in ("all", "iam", "licensing"),
             run_relay=role in ("all", "relay"),
             run_projections=role in ("all", "projections"),
@@ -157,6 +199,19 @@ def migrate_command(
     owner = connections.owner_dsn
     if owner is None:
         raise fail("migrations need EAF_DATABASE_URL, the schema owner's DSN", 2)
+    try:
+        _run_migration(action, revision, settings, connections, owner)
+    except CommandError as exc:
+        raise fail(f"migrate {action}: {exc}") from None
+
+
+def _run_migration(
+    action: str,
+    revision: str | None,
+    settings: Settings,
+    connections: launcher.Connections,
+    owner: str,
+) -> None:
     role = settings.runtime_role
     if action == "upgrade":
         launcher.migrate_servers(settings, connections)

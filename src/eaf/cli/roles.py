@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from eaf.cli._api import TenantOption, UrlOption, api_client, show_json, show_table
+from eaf.cli._api import (
+    TenantOption,
+    UrlOption,
+    api_client,
+    segment,
+    show_json,
+    show_table,
+    tenant_segment,
+)
 from eaf.cli._common import console, handle_errors, run_async
 
 app = typer.Typer(help="Roles: built-in and custom.", no_args_is_help=True)
@@ -28,7 +36,7 @@ def list_command(tenant: TenantOption = None, url: UrlOption = None) -> None:
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            roles = await client.list_roles(tenant or own_tenant)
+            roles = await client.list_roles(tenant_segment(tenant, own_tenant))
         show_table(roles, ["name", "built_in", "permissions", "description"])
 
     run_async(run())
@@ -48,7 +56,10 @@ def create(
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
             role = await client.define_role(
-                tenant or own_tenant, name, permission or [], description
+                tenant_segment(tenant, own_tenant),
+                name,
+                permission or [],
+                description,
             )
         show_json(role)
 
@@ -68,7 +79,9 @@ def update(
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
             role = await client.change_role(
-                tenant or own_tenant, name, permission or []
+                tenant_segment(tenant, own_tenant),
+                segment(name, "role"),
+                permission or [],
             )
         show_json(role)
 
@@ -84,7 +97,9 @@ def delete(
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            await client.delete_role(tenant or own_tenant, name)
+            await client.delete_role(
+                tenant_segment(tenant, own_tenant), segment(name, "role")
+            )
         console.print(f"role {name} deleted")
 
     run_async(run())
@@ -97,7 +112,9 @@ def list_accounts(tenant: TenantOption = None, url: UrlOption = None) -> None:
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            found = await client.list_service_accounts(tenant or own_tenant)
+            found = await client.list_service_accounts(
+                tenant_segment(tenant, own_tenant)
+            )
         show_table(found, ["id", "name", "client_id", "roles", "rotated_at"])
 
     run_async(run())
@@ -116,7 +133,7 @@ def create_account(
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
             created = await client.create_service_account(
-                tenant or own_tenant, name, role or []
+                tenant_segment(tenant, own_tenant), name, role or []
             )
         show_json(created)
 
@@ -135,7 +152,8 @@ def rotate_account(
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
             rotated = await client.rotate_service_account_secret(
-                tenant or own_tenant, account_id
+                tenant_segment(tenant, own_tenant),
+                segment(account_id, "account id"),
             )
         show_json(rotated)
 

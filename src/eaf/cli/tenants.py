@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from eaf.cli._api import UrlOption, api_client, show_json, show_table
+from eaf.cli._api import UrlOption, api_client, segment, show_json, show_table
 from eaf.cli._common import console, handle_errors, run_async
 
 app = typer.Typer(help="Tenants (superadmin).", no_args_is_help=True)
@@ -35,7 +35,7 @@ def show(slug: SlugArgument, url: UrlOption = None) -> None:
 
     async def run() -> None:
         async with api_client(url) as (client, _):
-            show_json(await client.get_tenant(slug))
+            show_json(await client.get_tenant(segment(slug, "tenant")))
 
     run_async(run())
 
@@ -67,7 +67,7 @@ def rename(
 
     async def run() -> None:
         async with api_client(url) as (client, _):
-            show_json(await client.rename_tenant(slug, name))
+            show_json(await client.rename_tenant(segment(slug, "tenant"), name))
 
     run_async(run())
 
@@ -83,7 +83,7 @@ def suspend(
 
     async def run() -> None:
         async with api_client(url) as (client, _):
-            show_json(await client.suspend_tenant(slug, reason))
+            show_json(await client.suspend_tenant(segment(slug, "tenant"), reason))
 
     run_async(run())
 
@@ -95,7 +95,7 @@ def reactivate(slug: SlugArgument, url: UrlOption = None) -> None:
 
     async def run() -> None:
         async with api_client(url) as (client, _):
-            show_json(await client.reactivate_tenant(slug))
+            show_json(await client.reactivate_tenant(segment(slug, "tenant")))
 
     run_async(run())
 
@@ -107,7 +107,7 @@ def rotate_keys(slug: SlugArgument, url: UrlOption = None) -> None:
 
     async def run() -> None:
         async with api_client(url) as (client, _):
-            show_json(await client.rotate_keys(slug))
+            show_json(await client.rotate_keys(segment(slug, "tenant")))
 
     run_async(run())
 
@@ -134,7 +134,7 @@ def audit(
     async def run() -> None:
         async with api_client(url) as (client, _):
             page = await client.audit(
-                slug,
+                segment(slug, "tenant"),
                 actor=actor,
                 event_types=event_type,
                 since=since,

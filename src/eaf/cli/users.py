@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from eaf.cli._api import TenantOption, UrlOption, api_client, show_json, show_table
+from eaf.cli._api import (
+    TenantOption,
+    UrlOption,
+    api_client,
+    segment,
+    show_json,
+    show_table,
+    tenant_segment,
+)
 from eaf.cli._common import console, handle_errors, run_async
 
 app = typer.Typer(help="Users of a tenant.", no_args_is_help=True)
@@ -31,7 +39,7 @@ def list_command(tenant: TenantOption = None, url: UrlOption = None) -> None:
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            users = await client.list_users(tenant or own_tenant)
+            users = await client.list_users(tenant_segment(tenant, own_tenant))
         show_table(users, USER_COLUMNS)
 
     run_async(run())
@@ -46,7 +54,11 @@ def show(
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            show_json(await client.get_user(tenant or own_tenant, user_id))
+            show_json(
+                await client.get_user(
+                    tenant_segment(tenant, own_tenant), segment(user_id, "user id")
+                )
+            )
 
     run_async(run())
 
@@ -66,7 +78,11 @@ def create(
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
             created = await client.create_user(
-                tenant or own_tenant, username, email, password, role or ["member"]
+                tenant_segment(tenant, own_tenant),
+                username,
+                email,
+                password,
+                role or ["member"],
             )
         show_json(created)
 
@@ -88,8 +104,8 @@ def update(
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
             updated = await client.update_user(
-                tenant or own_tenant,
-                user_id,
+                tenant_segment(tenant, own_tenant),
+                segment(user_id, "user id"),
                 username=username,
                 email=email,
                 display_name=display_name,
@@ -105,7 +121,9 @@ def _set_status(
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
             changed = await client.set_user_status(
-                tenant or own_tenant, user_id, is_active=active
+                tenant_segment(tenant, own_tenant),
+                segment(user_id, "user id"),
+                is_active=active,
             )
         show_json(changed)
 
@@ -142,7 +160,13 @@ def assign_role(
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            show_json(await client.assign_role(tenant or own_tenant, user_id, role))
+            show_json(
+                await client.assign_role(
+                    tenant_segment(tenant, own_tenant),
+                    segment(user_id, "user id"),
+                    segment(role, "role"),
+                )
+            )
 
     run_async(run())
 
@@ -159,7 +183,13 @@ def revoke_role(
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            show_json(await client.revoke_role(tenant or own_tenant, user_id, role))
+            show_json(
+                await client.revoke_role(
+                    tenant_segment(tenant, own_tenant),
+                    segment(user_id, "user id"),
+                    segment(role, "role"),
+                )
+            )
 
     run_async(run())
 
@@ -176,7 +206,11 @@ def set_password(
 
     async def run() -> None:
         async with api_client(url) as (client, own_tenant):
-            await client.set_password(tenant or own_tenant, user_id, password)
+            await client.set_password(
+                tenant_segment(tenant, own_tenant),
+                segment(user_id, "user id"),
+                password,
+            )
         console.print("password set; the user's refresh tokens were revoked")
 
     run_async(run())
