@@ -107,11 +107,13 @@ collect_logs() {
     while read -r name; do
         [ -n "$name" ] || continue
         status="$(podman inspect --format '{{.State.Status}}' "$name" 2>/dev/null || true)"
-        podman logs "$name" > "$dir/$name.log" 2>&1 || true
-        podman inspect "$name" > "$dir/$name.json" 2>/dev/null || true
+        podman logs "$name" < /dev/null > "$dir/$name.log" 2>&1 || true
+        podman inspect "$name" < /dev/null > "$dir/$name.json" 2>/dev/null || true
         # 1: unhealthy; 125: no health check (the workers).
         health=0
-        podman healthcheck run "$name" > /dev/null 2>&1 || health=$?
+        # Podman reads stdin here: without </dev/null it swallows the rest of
+        # the container list and only the first container's log is kept.
+        podman healthcheck run "$name" < /dev/null > /dev/null 2>&1 || health=$?
         if [ "$status" != running ] || [ "$health" -eq 1 ]; then
             echo "--- $name ($status), last lines of its log:"
             tail -n 15 "$dir/$name.log"
@@ -202,20 +204,29 @@ make_secrets() {
 }
 
 # Stream state of every NATS node from its monitoring port (not published:
-# read from inside the container). All replicas must agree; a node that was
-# down catches up from the others, so give it a minute.
+# read from inside the container). A node that was down catches up from the
+# others: wait up to two minutes until every replica holds the same messages
+# and the stream leader reports every peer as current. A replica that makes
+# no progress fails the step, with the lagging node's log in the output.
 check_streams() {
-    local tries=30
-    until compare_replicas; do
-        tries=$((tries - 1))
-        [ "$tries" -gt 0 ] || { echo "stream replicas still disagree" >&2; return 1; }
+    local deadline=$((SECONDS + 120)) out last=""
+    until out="$(compare_replicas 2>&1)"; do
+        # Print a changed picture only: one line per poll drowns the log.
+        [ "$out" = "$last" ] || echo "$out"
+        last="$out"
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "stream replicas still disagree after 120s" >&2
+            nats_diagnostics
+            return 1
+        fi
         sleep 2
     done
+    echo "$out"
     # Every committed event reaches the stream exactly once (the relay's
     # message ids and the duplicate window): stream size == events rows.
     local events stream
     events="$(podman exec "$(container_of postgres)" \
-        psql --username=eaf --dbname=eaf -Atc 'SELECT count(*) FROM events')"
+        psql --username=eaf --dbname=eaf -Atc 'SELECT count(*) FROM events' < /dev/null)"
     stream="$(python3 -c 'import json, sys
 data = json.load(open(sys.argv[1]))
 print(sum(s["state"]["messages"] for a in data.get("account_details", [])
@@ -228,27 +239,47 @@ compare_replicas() {
     local node out
     for node in nats-1 nats-2 nats-3; do
         out="$(podman exec "$(container_of "$node")" python3 -c \
-            "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8222/jsz?streams=true', timeout=5).read().decode())")"
+            "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8222/jsz?streams=true&consumers=false', timeout=5).read().decode())" \
+            < /dev/null)" || return 1
         echo "$out" > "$WORK/jsz-$node.json"
     done
     python3 - "$WORK"/jsz-nats-*.json <<'PY'
 import json, sys
-seen = {}
+seen, behind = {}, []
 for path in sys.argv[1:]:
+    node = path.rsplit("/", 1)[-1][len("jsz-"):-len(".json")]
     data = json.load(open(path))
     streams = {}
     for account in data.get("account_details", []):
         for stream in account.get("stream_detail", []):
             state = stream["state"]
             streams[stream["name"]] = (state["messages"], state["last_seq"])
-    seen[path.rsplit("-", 1)[-1]] = streams
-    print(path.rsplit("/", 1)[-1], streams)
+            cluster = stream.get("cluster") or {}
+            # Only the stream leader knows whether its followers are current.
+            if cluster.get("leader") == node:
+                behind += [f"{stream['name']}@{peer['name']}"
+                           for peer in cluster.get("replicas", [])
+                           if not peer.get("current")]
+    seen[node] = streams
+print("streams per node:", seen, "not current on the leader:", behind or "none")
 values = list(seen.values())
 if not any(values):
     sys.exit("no stream found on any node")
-if any(v != values[0] for v in values):
-    sys.exit(f"replicas disagree: {seen}")
+if any(v != values[0] for v in values) or behind:
+    sys.exit("replicas disagree")
 PY
+}
+
+# The JetStream warnings and errors of every node, for the post-mortem of a
+# replica that did not catch up (collect_logs keeps the full logs).
+nats_diagnostics() {
+    local node
+    for node in nats-1 nats-2 nats-3; do
+        echo "--- $node: last JetStream/RAFT warnings and errors"
+        podman logs "$(container_of "$node")" < /dev/null 2>&1 \
+            | grep -E '\[(WRN|ERR)\]|[Cc]atchup|snapshot|RAFT' \
+            | grep -v 'connect to route' | tail -n 25 || true
+    done
 }
 
 ansible_recap_changed() {

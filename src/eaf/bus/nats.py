@@ -195,37 +195,37 @@ class NatsBus:
             return False
         return True
 
-    async def last_published(self) -> tuple[int, str | None]:
-        """Position and event id of the newest event in the stream, or (0, None)."""
+    async def last_published(self) -> tuple[int, int]:
+        """Position of the newest event in the stream and the stream's last sequence."""
         info = await self.js.stream_info(self.stream_name)
-        if not info.state.last_seq:
-            return 0, None
+        last_seq = int(info.state.last_seq or 0)
+        if not last_seq:
+            return 0, 0
         try:
-            msg = await self.js.get_msg(self.stream_name, seq=info.state.last_seq)
+            msg = await self.js.get_msg(self.stream_name, seq=last_seq)
         except NotFoundError:
-            return 0, None
+            return 0, last_seq
         headers = msg.headers or {}
-        position = int(headers.get(HEADER_POSITION, "0"))
-        return position, headers.get("Nats-Msg-Id")
+        return int(headers.get(HEADER_POSITION, "0")), last_seq
 
     async def publish_events(
         self,
         events: list[RecordedEvent],
-        previous_id: str | None,
+        last_seq: int,
         ack_timeout_s: float = 10.0,
-    ) -> None:
-        """Publish in order and wait for every ack; raise if any was not acked.
+    ) -> int:
+        """Publish in order, wait for every ack, return the stream's new last sequence.
 
-        Each message names the one before it (``Nats-Expected-Last-Msg-Id``), so
-        JetStream stores them strictly in position order even if some are lost
-        in a reconnect: a later one is then refused instead of overtaking.
+        The relay is the stream's only writer, so each message can state the
+        sequence the stream must be at (``Nats-Expected-Last-Sequence``): if some
+        are lost in a reconnect, the later ones are refused instead of overtaking
+        them, and JetStream holds events strictly in position order.
         """
         futures: list[asyncio.Future[Any]] = []
         try:
-            for event in events:
+            for offset, event in enumerate(events):
                 headers = headers_for(event)
-                if previous_id is not None:
-                    headers["Nats-Expected-Last-Msg-Id"] = previous_id
+                headers["Nats-Expected-Last-Sequence"] = str(last_seq + offset)
                 futures.append(
                     await self.js.publish_async(
                         subject_for(self.subject_prefix, event),
@@ -234,9 +234,10 @@ class NatsBus:
                         stream=self.stream_name,
                     )
                 )
-                previous_id = str(event.event_id)
-            for future in futures:
+            acks = [
                 await asyncio.wait_for(future, timeout=ack_timeout_s)
+                for future in futures
+            ]
         except BusError:
             raise
         except Exception as exc:
@@ -245,3 +246,6 @@ class NatsBus:
             for future in futures:
                 if not future.done():
                     future.cancel()
+        if any(ack.duplicate for ack in acks):
+            raise BusError("the stream already held some events; resynchronising")
+        return int(acks[-1].seq)

@@ -98,7 +98,7 @@ class Relay:
             log.info("relay.active", checkpoint=self.checkpoint_name)
             await self._publish_loop(conn, stop)
 
-    async def _start_position(self, conn: Connection) -> tuple[int, str | None]:
+    async def _start_position(self, conn: Connection) -> tuple[int, int]:
         await conn.execute(
             "INSERT INTO checkpoints (name, position) VALUES (%s, 0) "
             "ON CONFLICT (name) DO NOTHING",
@@ -111,7 +111,7 @@ class Relay:
         checkpoint = int(row["position"]) if row else 0
         # The stream is the truth of what was published: after a crash between
         # publish and checkpoint, start behind the last event the stream holds.
-        stream_position, last_id = await self.bus.last_published()
+        stream_position, last_seq = await self.bus.last_published()
         if stream_position > checkpoint:
             log.info(
                 "relay.checkpoint_behind_stream",
@@ -119,10 +119,10 @@ class Relay:
                 stream_position=stream_position,
             )
         if stream_position >= checkpoint:
-            return stream_position, last_id
-        if checkpoint > 0 and last_id is None:
+            return stream_position, last_seq
+        if checkpoint > 0 and last_seq == 0:
             log.warning("relay.stream_empty", checkpoint=checkpoint)
-        return checkpoint, last_id
+        return checkpoint, last_seq
 
     async def _wait_for_appends(self, conn: Connection) -> None:
         """Sleep until an append commits, or ``idle_wait_s`` passes.
@@ -134,7 +134,7 @@ class Relay:
             pass
 
     async def _publish_loop(self, conn: Connection, stop: asyncio.Event) -> None:
-        position, last_id = await self._start_position(conn)
+        position, last_seq = await self._start_position(conn)
         self.position = position
         self.is_healthy = True
         while not stop.is_set():
@@ -142,9 +142,8 @@ class Relay:
             if not events:
                 await self._wait_for_appends(conn)
                 continue
-            await self.bus.publish_events(events, last_id)
+            last_seq = await self.bus.publish_events(events, last_seq)
             position = events[-1].position
-            last_id = str(events[-1].event_id)
             if self.checkpoint_delay_s:
                 await asyncio.sleep(self.checkpoint_delay_s)
             await conn.execute(
