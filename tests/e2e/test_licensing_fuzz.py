@@ -17,7 +17,7 @@ import schemathesis
 from eaf.http.app import create_app
 from eaf.licensing import ActivationRequest, Fingerprint
 from tests.support.fuzz import check_operation
-from tests.support.live_server import ADMIN_PASSWORD, LiveSite, live_site
+from tests.support.live_server import LiveSite, admin_headers_for, live_site
 from tests.support.servers import Servers
 
 LICENSING_PATHS = r"^/api/v1/licensing/"
@@ -39,16 +39,7 @@ def live(
 
 @pytest.fixture(scope="module")
 def admin_headers(live: LiveSite) -> dict[str, str]:
-    answer = httpx.post(
-        f"{live.url}/realms/default/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": "eaf-cli",
-            "username": "admin",
-            "password": ADMIN_PASSWORD,
-        },
-    )
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return admin_headers_for(live)
 
 
 @pytest.fixture(scope="module")

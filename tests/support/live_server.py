@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from eaf.bus.nats import NatsBus
@@ -131,3 +132,18 @@ def live_site(
         stop.set()
         thread.join(timeout=30)
         test_servers.drop_database(servers, database.name)
+
+
+def admin_headers_for(site: LiveSite) -> dict[str, str]:
+    """A bearer header of the bootstrap superadmin of ``site``."""
+    answer = httpx.post(
+        f"{site.url}/realms/default/protocol/openid-connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": "eaf-cli",
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+        },
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
