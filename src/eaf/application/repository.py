@@ -29,22 +29,20 @@ class Repository(Generic[A]):
     async def load(self, tenant_id: str, aggregate_id: str) -> A | None:
         stream_id = self.aggregate_type.stream_id_for(aggregate_id)
         aggregate = await self._from_snapshot(tenant_id, aggregate_id, stream_id)
-        start = aggregate.version if aggregate else 0
-        async for recorded in self.store.read_stream(tenant_id, stream_id, start):
-            if aggregate is None:
-                aggregate = self.aggregate_type(aggregate_id)
-            event = self.aggregate_type.decode_event(
-                recorded.event_type, recorded.payload
-            )
-            aggregate.replay(event)
-        return aggregate
+        return await self._replay(tenant_id, aggregate_id, aggregate)
 
     async def load_without_snapshot(
         self, tenant_id: str, aggregate_id: str
     ) -> A | None:
+        return await self._replay(tenant_id, aggregate_id, None)
+
+    async def _replay(
+        self, tenant_id: str, aggregate_id: str, aggregate: A | None
+    ) -> A | None:
+        """Apply the events after ``aggregate``'s version (all, without one)."""
         stream_id = self.aggregate_type.stream_id_for(aggregate_id)
-        aggregate: A | None = None
-        async for recorded in self.store.read_stream(tenant_id, stream_id):
+        start = aggregate.version if aggregate else 0
+        async for recorded in self.store.read_stream(tenant_id, stream_id, start):
             aggregate = aggregate or self.aggregate_type(aggregate_id)
             aggregate.replay(
                 self.aggregate_type.decode_event(recorded.event_type, recorded.payload)
