@@ -8,7 +8,6 @@ rolled-back appends. The lock is held only for the insert and the commit.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -219,17 +218,6 @@ class PostgresEventStore:
             cur = await conn.execute("SELECT eaf_head_position() AS head")
             row = await cur.fetchone()
             return int(row["head"]) if row else 0
-
-    async def read_event(
-        self, tenant_id: str, event_id: uuid.UUID
-    ) -> RecordedEvent | None:
-        async with self.db.transaction(tenant_id) as conn:
-            cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE event_id = %s",  # noqa: S608
-                (event_id,),
-            )
-            row = await cur.fetchone()
-        return self.upcasters.upcast(_to_recorded(row)) if row else None
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         async with self.db.transaction(snapshot.tenant_id) as conn:
