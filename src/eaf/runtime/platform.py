@@ -123,6 +123,7 @@ class Platform:
         ]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._relay_task: asyncio.Task[None] | None = None
 
     def issuer_for(self, tenant_id: str) -> str:
         return f"{self.public_url}/realms/{tenant_id}"
@@ -132,7 +133,8 @@ class Platform:
         await self.bus.connect()
         await self.bus.ensure_stream()
         if self.options.run_relay:
-            self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+            self._relay_task = asyncio.create_task(self.relay.run(self._stop))
+            self._tasks.append(self._relay_task)
         if self.options.run_projections:
             for runner in self.runners:
                 self._tasks.append(asyncio.create_task(runner.run(self._stop)))
@@ -157,12 +159,8 @@ class Platform:
             "nats": await self.bus.is_ready(),
         }
         if self.options.run_relay:
-            checks["relay"] = self.relay.is_healthy and not self._task_failed(0)
+            running = self._relay_task is not None and not self._relay_task.done()
+            checks["relay"] = self.relay.is_healthy and running
         if self.options.run_projections:
             checks["projections"] = all(runner.is_healthy for runner in self.runners)
         return checks
-
-    def _task_failed(self, index: int) -> bool:
-        if index >= len(self._tasks):
-            return True
-        return self._tasks[index].done()
