@@ -110,11 +110,14 @@ async def test_global_order_never_skips_under_concurrent_writers(
     async def read() -> None:
         position = 0
         while True:
+            # An empty read ends the loop only when every writer had committed
+            # before the read began; a read started earlier may miss the last.
+            writers_done = done.is_set()
             batch = await store.read_all(position, 200)
             seen.extend(batch)
             if batch:
                 position = batch[-1].position
-            elif done.is_set():
+            elif writers_done:
                 return
             else:
                 await asyncio.sleep(0.001)
