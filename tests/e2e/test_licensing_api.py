@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -343,3 +344,64 @@ async def test_members_cannot_use_the_vendor_api(
     )
 
     assert_problem(response, 403)
+
+
+async def install_platform_license(
+    client: httpx.AsyncClient, admin: Headers, policy: dict[str, Any]
+) -> None:
+    """Sign and install a license for product ``eaf`` under ``policy``."""
+    await post(client, "/signing-keys", admin)
+    await post(client, "/products", admin, {"name": "eaf"})
+    response = await post(client, "/policies", admin, {"product": "eaf", **policy})
+    assert response.status_code == 201, response.text
+    license_id = await issue_for_policy(client, admin, policy["id"])
+    file = await client.get(f"{API}/licenses/{license_id}/file", headers=admin)
+    installed = await client.put(
+        f"{API}/platform-license", json={"license": file.text}, headers=admin
+    )
+    assert installed.status_code == 200, installed.text
+
+
+async def test_users_limit_holds_for_concurrent_creations(
+    platform: Platform, client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    """Ten users allowed, the bootstrap admin among them: nine of fifteen pass."""
+    policy = {"id": "eaf-ten", "limits": {"users": 10}}
+    await install_platform_license(client, admin_headers, policy)
+
+    responses = await asyncio.gather(
+        *(
+            create_user(client, admin_headers, "default", f"user-{number}")
+            for number in range(15)
+        )
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201] * 9 + [403] * 6
+    for refused in (r for r in responses if r.status_code == 403):
+        assert_problem(refused, 403)
+        problem = refused.json()
+        assert problem["type"] == "urn:eaf:problem:license-user-limit-reached"
+        assert "allows 10 users and 10 exist" in problem["detail"]
+    async with platform.db.transaction() as conn:
+        cur = await conn.execute("SELECT licensing_count_users() AS users")
+        assert await cur.fetchone() == {"users": 10}
+
+
+async def test_expired_platform_license_refuses_users_after_grace(
+    platform: Platform, client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    policy = {"id": "eaf-month", "duration_days": 30, "grace_days": 7}
+    await install_platform_license(client, admin_headers, policy)
+    installed_at = datetime.now(UTC)
+    quota = platform.licensing.user_quota
+
+    quota.clock = lambda: installed_at + timedelta(days=36)
+    in_grace = await create_user(client, admin_headers, "default", "in-grace")
+    quota.clock = lambda: installed_at + timedelta(days=38)
+    after_grace = await create_user(client, admin_headers, "default", "too-late")
+
+    assert in_grace.status_code == 201, in_grace.text
+    assert_problem(after_grace, 403)
+    assert "grace period is over" in after_grace.json()["detail"]
+    assert after_grace.json()["license_id"]

@@ -1,8 +1,9 @@
 """`eaf license`: signing keys, license files and machine activation.
 
 Vendor-side commands (keygen, keys, revoke-key, issue, show, respond, install)
-work on the database like the other operator commands; `request` and `verify`
-run on a customer's machine and need no server at all.
+work on the database like the other operator commands; `request`, `verify`
+and `install-certificate` run on a customer's machine and need no server at
+all.
 """
 
 from __future__ import annotations
@@ -29,22 +30,32 @@ from eaf.cli._common import (
     settings_for,
 )
 from eaf.cli._platform import open_store
+from eaf.cli.license_catalog import policies, products
 from eaf.context import ExecutionContext
 from eaf.licensing import (
     ActivationRequest,
     KeyRing,
+    LicenseFormatError,
     LicenseStatus,
     LicensingError,
+    MachineMismatchError,
     machine_fingerprint,
     read_activation_request,
     read_license_file,
+    read_machine_certificate,
     verify_license,
     write_activation_request,
     write_license_file,
     write_machine_certificate,
 )
+from eaf.licensing.activation import (
+    CERTIFICATE_TYP,
+    certificate_path_for,
+    install_machine_certificate,
+)
 from eaf.licensing.application import Licensing, licensing_key_secret
 from eaf.licensing.domain import _codec
+from eaf.licensing.signing import parse_jws
 from eaf.runtime.launcher import signing_secret
 from eaf.settings import Settings
 
@@ -52,6 +63,9 @@ app = typer.Typer(
     help="Licenses: signing keys, license files, machine activation.",
     no_args_is_help=True,
 )
+
+app.add_typer(products, name="product")
+app.add_typer(policies, name="policy")
 
 T = TypeVar("T")
 
@@ -281,6 +295,13 @@ def respond(
 def install(file: ExistingFile, data_dir: DataDirOption = None) -> None:
     """Install the license EAF itself runs under (limits users, for example)."""
     text = read_license_file(file)
+    if _signed_type(text) == CERTIFICATE_TYP:
+        raise fail(
+            f"{file} is a machine certificate, not a license; install it on the "
+            "site with `eaf license install-certificate FILE --license LICENSE "
+            "--keys JWKS`",
+            2,
+        )
     installed_by = f"cli:{getpass.getuser()}"
     current = _on_database(
         data_dir,
@@ -289,4 +310,70 @@ def install(file: ExistingFile, data_dir: DataDirOption = None) -> None:
     console.print(
         f"installed license {current['license_id']} ({current['status']}), "
         f"limits {current['limits']}"
+    )
+
+
+def _signed_type(text: str) -> object:
+    """The ``typ`` of a signed file's header, unverified; ``None`` if unreadable."""
+    try:
+        return parse_jws(text).header.get("typ")
+    except LicenseFormatError:
+        return None
+
+
+@app.command(name="install-certificate")
+@handle_errors
+def install_certificate(
+    file: ExistingFile,
+    license_file: Annotated[
+        Path,
+        typer.Option(
+            "--license",
+            exists=True,
+            dir_okay=False,
+            help="The installed license file the certificate belongs to",
+        ),
+    ],
+    keys_file: Annotated[
+        Path,
+        typer.Option("--keys", exists=True, dir_okay=False, help="JWKS to trust"),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Where to install [default: beside it]"),
+    ] = None,
+    components: Annotated[
+        list[str],
+        typer.Option(
+            "--component",
+            help="NAME=VALUE instead of reading this machine (repeatable)",
+        ),
+    ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+) -> None:
+    """Install a machine certificate (an offline activation response) on this site.
+
+    It must verify with the key set, belong to the license, and have been
+    issued to this machine; otherwise nothing is written and the exit code is 1.
+    """
+    destination = out or certificate_path_for(license_file)
+    _check_out(destination)
+    try:
+        certificate = install_machine_certificate(
+            read_machine_certificate(file),
+            license_file,
+            KeyRing.from_jwks(keys_file.read_bytes()),
+            now=datetime.now(UTC),
+            values=_component_values(components),
+            destination=destination,
+        )
+    except MachineMismatchError as exc:
+        raise fail(
+            f"{file} was not installed: {exc}; make the activation request on "
+            "this machine and install the response to that request"
+        ) from None
+    except LicensingError as exc:
+        raise fail(f"{file} was not installed: {exc}") from None
+    console.print(
+        f"machine certificate for license {certificate.license_id} (machine "
+        f"{certificate.activation_id}) installed at {destination}"
     )

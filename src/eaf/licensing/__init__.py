@@ -8,6 +8,8 @@ FastAPI.
 from eaf.licensing.activation import (
     ActivationRequest,
     MachineCertificate,
+    certificate_path_for,
+    install_machine_certificate,
     issue_machine_certificate,
     read_activation_request,
     read_machine_certificate,
@@ -47,6 +49,8 @@ __all__ = [
     "SigningKey",
     "ValidationResult",
     "VerifiedLicense",
+    "certificate_path_for",
+    "install_machine_certificate",
     "issue_machine_certificate",
     "key_secret_from_env",
     "machine_fingerprint",

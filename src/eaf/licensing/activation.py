@@ -28,12 +28,15 @@ from eaf.licensing.domain.errors import (
 )
 from eaf.licensing.domain.license import License
 from eaf.licensing.domain.machine import Fingerprint, MatchRule
+from eaf.licensing.fingerprint import machine_fingerprint
 from eaf.licensing.keyring import KeyRing
+from eaf.licensing.license_file import verify_license
 from eaf.licensing.signing import SigningKey, decode_payload
 
 REQUEST_FORMAT = "eaf-activation-request/1"
 CERTIFICATE_FORMAT = "eaf-machine/1"
 CERTIFICATE_TYP = "eaf-machine+jws"
+CERTIFICATE_SUFFIX = ".cert"
 
 _NONCE = re.compile(r"[A-Za-z0-9_-]{22,86}")
 
@@ -244,3 +247,57 @@ def write_machine_certificate(path: Path, token: str) -> None:
 def read_machine_certificate(path: Path) -> str:
     """Read a machine certificate file's text, unverified."""
     return read_signed_file(path)
+
+
+def certificate_path_for(license_path: Path) -> Path:
+    """Where a license's machine certificate is installed: beside it.
+
+    ``/etc/orbit/orbit.license`` gets ``/etc/orbit/orbit.license.cert``;
+    :meth:`LicenseValidator.from_files` looks there by default.
+    """
+    return license_path.with_name(license_path.name + CERTIFICATE_SUFFIX)
+
+
+def install_machine_certificate(
+    text: str,
+    license_path: Path,
+    keyring: KeyRing,
+    *,
+    now: datetime,
+    fingerprint: Fingerprint | None = None,
+    values: Mapping[str, str] | None = None,
+    rule: MatchRule | None = None,
+    destination: Path | None = None,
+) -> MachineCertificate:
+    """Site side: verify a certificate for the installed license, then write it.
+
+    The license file gives the license id and product the certificate must
+    carry; both files must verify with ``keyring``. Nothing is written when a
+    check fails.
+
+    Args:
+        fingerprint: this machine's fingerprint; computed from ``values``
+            (raw component values) or read from the system when omitted.
+        destination: where to write; :func:`certificate_path_for` by default.
+
+    Raises:
+        MachineMismatchError: the certificate is for another machine or
+            license.
+        LicensingError: another subclass when a file does not verify.
+    """
+    document = verify_license(read_signed_file(license_path), keyring).document
+    if fingerprint is None:
+        fingerprint = machine_fingerprint(document.product, values)
+    certificate = verify_machine_certificate(
+        text,
+        keyring,
+        license_id=document.license_id,
+        product=document.product,
+        fingerprint=fingerprint,
+        now=now,
+        rule=rule,
+    )
+    # A file read from disk ends in the line feed the writer adds again.
+    token = text.removesuffix("\n")
+    write_machine_certificate(destination or certificate_path_for(license_path), token)
+    return certificate

@@ -18,7 +18,11 @@ from typing import Any
 import structlog
 
 from eaf.licensing._files import read_signed_file
-from eaf.licensing.activation import MachineCertificate, verify_machine_certificate
+from eaf.licensing.activation import (
+    MachineCertificate,
+    certificate_path_for,
+    verify_machine_certificate,
+)
 from eaf.licensing.clock import (
     DEFAULT_TOLERANCE,
     LastSeenStore,
@@ -75,7 +79,9 @@ class LicenseValidator:
             first need when omitted.
         now: the clock; tests pass a controllable one.
         state_path: where to keep the sealed last-seen time; without it only
-            the license's issue time and this process's memory guard the clock.
+            the license's issue time and this process's memory guard the
+            clock, so a clock set back between restarts goes unnoticed, and
+            a ``licensing.clock_state_missing`` warning is logged.
         state_secret: an optional vendor secret mixed into the seal's key.
         clock_tolerance: how far the clock may step back without alarm.
         skew: how early before not_before a license is already accepted.
@@ -110,6 +116,12 @@ class LicenseValidator:
         self._latest_seen: datetime | None = None
         self._result: ValidationResult | None = None
         self._last_error: LicensingError | None = None
+        if state_path is None:
+            log.warning(
+                "licensing.clock_state_missing",
+                product=product,
+                consequence="clock set back across restarts goes undetected",
+            )
 
     @classmethod
     def from_files(
@@ -122,10 +134,15 @@ class LicenseValidator:
     ) -> LicenseValidator:
         """A validator for the license (and certificate) installed as files.
 
+        Without ``certificate_path`` the certificate is looked for beside the
+        license, where ``eaf license install-certificate`` puts it
+        (:func:`~eaf.licensing.activation.certificate_path_for`).
         ``options`` are the keyword arguments of the constructor.
         """
         certificate_text = None
-        if certificate_path is not None and certificate_path.exists():
+        if certificate_path is None:
+            certificate_path = certificate_path_for(license_path)
+        if certificate_path.exists():
             certificate_text = read_signed_file(certificate_path)
         return cls(
             keyring,

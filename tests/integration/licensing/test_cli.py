@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +15,7 @@ from eaf.db.pool import Database
 from eaf.eventstore.postgres import PostgresEventStore
 from eaf.licensing import (
     KeyRing,
+    LicenseValidator,
     Policy,
     read_machine_certificate,
     verify_machine_certificate,
@@ -33,6 +35,7 @@ MACHINE_7 = [
     "--component",
     "mac=52:54:00:00:00:07",
 ]
+MACHINE_8 = [item.replace("7", "8") if "=" in item else item for item in MACHINE_7]
 
 
 @pytest.fixture
@@ -180,3 +183,81 @@ def test_verify_needs_a_key_set(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(app, ["license", "verify", str(license_file)])
 
     assert result.exit_code == 2
+
+
+def _activate_offline(cli: CliRunner, database: ClonedDatabase, tmp_path: Path) -> None:
+    """Vendor: key, key set, node-locked lic-7; site: request; vendor: respond."""
+    create_catalog(database)
+    run(cli, "keygen")
+    run(cli, "keys", "--out", str(tmp_path / "keys.json"))
+    run(cli, "issue", "--customer", "acme", "--policy", "orbit-node", "--id", "lic-7",
+        "--out", str(tmp_path / "orbit.license"))  # fmt: skip
+    run(cli, "request", "--license", "lic-7", "--product", PRODUCT,
+        "--out", str(tmp_path / "request.json"), *MACHINE_7)  # fmt: skip
+    run(cli, "respond", str(tmp_path / "request.json"),
+        "--out", str(tmp_path / "response.cert"))  # fmt: skip
+
+
+def _install_certificate(cli: CliRunner, tmp_path: Path, *components: str) -> Any:
+    return cli.invoke(
+        app,
+        ["license", "install-certificate", str(tmp_path / "response.cert"),
+         "--license", str(tmp_path / "orbit.license"),
+         "--keys", str(tmp_path / "keys.json"), *components],
+    )  # fmt: skip
+
+
+def test_installed_response_satisfies_the_validator(
+    cli: CliRunner, database: ClonedDatabase, tmp_path: Path
+) -> None:
+    _activate_offline(cli, database, tmp_path)
+
+    result = _install_certificate(cli, tmp_path, *MACHINE_7)
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "orbit.license.cert").exists()
+    validator = LicenseValidator.from_files(
+        KeyRing.from_jwks((tmp_path / "keys.json").read_bytes()),
+        PRODUCT,
+        tmp_path / "orbit.license",
+        fingerprint=machine(7),
+    )
+    certificate = validator.validate().certificate
+    assert certificate is not None
+    assert certificate.activation_id == machine(7).id
+
+
+def test_response_for_another_machine_is_not_installed(
+    cli: CliRunner, database: ClonedDatabase, tmp_path: Path
+) -> None:
+    _activate_offline(cli, database, tmp_path)
+
+    result = _install_certificate(cli, tmp_path, *MACHINE_8)
+
+    assert result.exit_code == 1
+    assert "issued to another machine" in result.output
+    assert not (tmp_path / "orbit.license.cert").exists()
+
+
+def test_install_points_a_certificate_to_the_site_command(
+    cli: CliRunner, database: ClonedDatabase, tmp_path: Path
+) -> None:
+    _activate_offline(cli, database, tmp_path)
+
+    result = cli.invoke(app, ["license", "install", str(tmp_path / "response.cert")])
+
+    assert result.exit_code == 2
+    assert "install-certificate" in result.output
+
+
+def test_response_installs_after_one_component_changed(
+    cli: CliRunner, database: ClonedDatabase, tmp_path: Path
+) -> None:
+    """The host was renamed between request and install: still this machine."""
+    _activate_offline(cli, database, tmp_path)
+    renamed = [item.replace("host-7", "host-7-renamed") for item in MACHINE_7]
+
+    result = _install_certificate(cli, tmp_path, *renamed)
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "orbit.license.cert").exists()

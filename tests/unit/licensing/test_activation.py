@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,15 +20,18 @@ from eaf.licensing import (
     Policy,
     ProductMismatchError,
     SigningKey,
+    certificate_path_for,
+    install_machine_certificate,
     issue_machine_certificate,
     read_activation_request,
     read_machine_certificate,
     verify_machine_certificate,
     write_activation_request,
+    write_license_file,
     write_machine_certificate,
 )
 
-from .conftest import PRODUCT, START
+from .conftest import MACHINE_VALUES, OTHER_MACHINE_VALUES, PRODUCT, START
 
 
 @pytest.fixture
@@ -230,3 +234,67 @@ def test_request_with_forged_fingerprint_id_is_refused(machine: Fingerprint) -> 
 
     with pytest.raises(LicenseFormatError):
         ActivationRequest.from_json(text)
+
+
+def _installed_license(tmp_path: Path, license_for: Callable[..., str]) -> Path:
+    path = tmp_path / "orbit.license"
+    write_license_file(path, license_for(node_locked=True))
+    return path
+
+
+def test_install_writes_certificate_beside_license(
+    tmp_path: Path,
+    license_: License,
+    signing_key: SigningKey,
+    keyring: KeyRing,
+    machine: Fingerprint,
+    license_for: Callable[..., str],
+) -> None:
+    license_path = _installed_license(tmp_path, license_for)
+    token = issue_machine_certificate(
+        license_, _request(machine), signing_key, now=START
+    )
+
+    write_machine_certificate(tmp_path / "response.cert", token)
+    response = read_machine_certificate(tmp_path / "response.cert")
+
+    certificate = install_machine_certificate(
+        response, license_path, keyring, now=START, values=MACHINE_VALUES
+    )
+
+    installed = certificate_path_for(license_path)
+    assert installed == tmp_path / "orbit.license.cert"
+    assert read_machine_certificate(installed) == f"{token}\n"
+    assert certificate.activation_id == machine.id
+
+
+def test_install_refuses_another_machine_and_writes_nothing(
+    tmp_path: Path,
+    license_: License,
+    signing_key: SigningKey,
+    keyring: KeyRing,
+    machine: Fingerprint,
+    license_for: Callable[..., str],
+) -> None:
+    license_path = _installed_license(tmp_path, license_for)
+    token = issue_machine_certificate(
+        license_, _request(machine), signing_key, now=START
+    )
+
+    with pytest.raises(MachineMismatchError, match="another machine"):
+        install_machine_certificate(
+            token, license_path, keyring, now=START, values=OTHER_MACHINE_VALUES
+        )
+
+    assert not certificate_path_for(license_path).exists()
+
+
+def test_install_refuses_a_license_as_certificate(
+    tmp_path: Path, keyring: KeyRing, license_for: Callable[..., str]
+) -> None:
+    license_path = _installed_license(tmp_path, license_for)
+
+    with pytest.raises(LicenseFormatError, match="eaf-machine"):
+        install_machine_certificate(
+            license_for(), license_path, keyring, now=START, values=MACHINE_VALUES
+        )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import httpx
 from fastapi import Depends, FastAPI
 
+from eaf.http.problems import PROBLEM_JSON, install_problem_handlers
 from eaf.licensing import LicenseValidator
 from eaf.licensing.fastapi import requires_feature
 
 
 def _app(validator: LicenseValidator | None) -> FastAPI:
     app = FastAPI()
+    install_problem_handlers(app)
     app.state.license_validator = validator
 
     @app.get("/reports", dependencies=[Depends(requires_feature("reports"))])
@@ -46,10 +48,14 @@ async def test_unlicensed_feature_answers_403_problem(
     response = await _get(_app(validator), "/audit")
 
     assert response.status_code == 403
-    problem = response.json()["detail"]
-    assert problem["type"] == "urn:eaf:problem:feature-not-licensed"
-    assert problem["status"] == 403
-    assert problem["feature"] == "audit"
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json() == {
+        "type": "urn:eaf:problem:feature-not-licensed",
+        "title": "Feature not licensed",
+        "status": 403,
+        "detail": "the installed license does not grant the feature 'audit'",
+        "feature": "audit",
+    }
 
 
 async def test_unvalidated_license_answers_403(validator: LicenseValidator) -> None:
@@ -57,12 +63,14 @@ async def test_unvalidated_license_answers_403(validator: LicenseValidator) -> N
     response = await _get(_app(validator), "/reports")
 
     assert response.status_code == 403
+    assert response.json()["feature"] == "reports"
 
 
 async def test_missing_validator_licenses_nothing() -> None:
     response = await _get(_app(None), "/reports")
 
     assert response.status_code == 403
+    assert response.json()["type"] == "urn:eaf:problem:feature-not-licensed"
 
 
 async def test_explicit_validator_wins_over_app_state(

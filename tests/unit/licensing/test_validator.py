@@ -271,3 +271,25 @@ async def test_periodic_revalidation_turns_features_off(
     assert not validator.has_feature("reports")
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_validator_without_state_path_warns(
+    validator_for: Callable[..., LicenseValidator], license_for: Callable[..., str]
+) -> None:
+    with capture_logs() as logs:
+        validator_for(license_for())
+
+    assert [entry["event"] for entry in logs] == ["licensing.clock_state_missing"]
+    assert logs[0]["log_level"] == "warning"
+    assert logs[0]["product"] == "orbit"
+
+
+def test_validator_with_state_path_does_not_warn(
+    validator_for: Callable[..., LicenseValidator],
+    license_for: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    with capture_logs() as logs:
+        validator_for(license_for(), state_path=tmp_path / "last-seen").validate()
+
+    assert logs == []

@@ -84,11 +84,17 @@ class ActivationExpiredError(LicensingError):
     """The machine certificate has passed its own expiry."""
 
 
-class FeatureNotLicensedError(LicensingError):
+class FeatureNotLicensedError(LicensingError, DomainError):
     """The installed license does not grant the requested feature."""
 
+    status = 403
+    code = "feature-not-licensed"
+
     def __init__(self, feature: str) -> None:
-        super().__init__(f"feature {feature!r} is not licensed")
+        super().__init__(
+            f"the installed license does not grant the feature {feature!r}",
+            feature=feature,
+        )
         self.feature = feature
 
 

@@ -96,17 +96,23 @@ class FingerprintComparison:
 class MatchRule:
     """When a fingerprint counts as the same machine as a reference.
 
-    All anchors present on both sides must agree, at least one anchor must be
-    shared, and at least ``min_matching`` components must agree (or all of the
-    reference's components, when it has fewer).
+    Components present on both sides are compared. At most ``max_differing``
+    of them may differ, at least one anchor must agree, and at least
+    ``min_matching`` components must agree; a reference too small for that
+    needs all its components but ``max_differing`` to agree (never fewer
+    than one). So one changed component, an anchor included, is tolerated on
+    a machine whose other components agree, and two changes are not.
     """
 
     min_matching: int = 3
+    max_differing: int = 1
     anchors: tuple[str, ...] = ANCHOR_COMPONENTS
 
     def __post_init__(self) -> None:
         if self.min_matching < 1:
             raise ValueError("min_matching must be at least 1")
+        if self.max_differing < 0:
+            raise ValueError("max_differing must not be negative")
         if not self.anchors:
             raise ValueError("a match rule needs at least one anchor component")
 
@@ -115,11 +121,16 @@ class MatchRule:
         if reference.id == candidate.id:
             return True
         comparison = compare_fingerprints(reference, candidate)
-        shared_anchors = comparison.shared.intersection(self.anchors)
-        if not shared_anchors or shared_anchors & comparison.differing:
+        if len(comparison.differing) > self.max_differing:
             return False
-        needed = min(self.min_matching, len(reference.components))
-        return len(comparison.agreeing) >= needed
+        if not comparison.agreeing.intersection(self.anchors):
+            return False
+        return len(comparison.agreeing) >= self.needed_agreeing(reference)
+
+    def needed_agreeing(self, reference: Fingerprint) -> int:
+        """How many components must agree with ``reference``."""
+        tolerated = len(reference.components) - self.max_differing
+        return max(1, min(self.min_matching, tolerated))
 
 
 def compare_fingerprints(
