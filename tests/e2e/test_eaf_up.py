@@ -24,6 +24,8 @@ from tests.support.servers import Servers, drop_database
 
 pytestmark = pytest.mark.slow
 
+OPERATOR_PASSWORD = "operator-pass-4711"  # noqa: S105 - throwaway test account
+
 
 class UpProcess:
     def __init__(self, data_dir: Path, port: int, env: dict[str, str]) -> None:
@@ -44,6 +46,7 @@ class UpProcess:
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group of its own, as in a shell
             )
 
     def wait_ready(self, timeout_s: float = 120) -> None:
@@ -60,11 +63,21 @@ class UpProcess:
         raise AssertionError(f"eaf up not ready:\n{self.log.read_text()}")
 
     def descendants(self) -> list[psutil.Process]:
-        return psutil.Process(self.proc.pid).children(recursive=True)
+        children: list[psutil.Process] = psutil.Process(self.proc.pid).children(
+            recursive=True
+        )
+        return children
 
     def terminate(self, timeout_s: float = 10) -> float:
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=timeout_s)
+        return time.monotonic() - started
+
+    def interrupt(self, timeout_s: float = 10) -> float:
+        """Ctrl-C as a terminal sends it: SIGINT to the whole process group."""
+        started = time.monotonic()
+        os.killpg(self.proc.pid, signal.SIGINT)
         self.proc.wait(timeout=timeout_s)
         return time.monotonic() - started
 
@@ -117,6 +130,31 @@ def token_for(base_url: str, tenant: str, username: str, password: str) -> str:
     return str(response.json()["access_token"])
 
 
+def still_running(processes: list[psutil.Process]) -> list[int]:
+    return [
+        process.pid
+        for process in processes
+        if process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+def decode_token(base_url: str, tenant: str, token: str) -> dict[str, object]:
+    """Verify ``token`` against the realm's published keys; demand core claims."""
+    discovery = httpx.get(
+        f"{base_url}/realms/{tenant}/.well-known/openid-configuration"
+    ).json()
+    jwks = jwt.PyJWKClient(discovery["jwks_uri"])
+    claims: dict[str, object] = jwt.decode(
+        token,
+        jwks.get_signing_key_from_jwt(token).key,
+        algorithms=["RS256"],
+        audience="eaf",
+        issuer=discovery["issuer"],
+        options={"require": ["iss", "sub", "aud", "exp"]},
+    )
+    return claims
+
+
 def admin_password(data_dir: Path) -> str:
     secret_file = data_dir / "bootstrap-admin.txt"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
@@ -152,20 +190,12 @@ def test_eaf_up_serves_iam_and_stops_cleanly(
         assert (tenant.status_code, user.status_code) == (201, 201), user.text
 
         token = token_for(up.base_url, "acme", "alice", "alice-password")
-        discovery = httpx.get(
-            f"{up.base_url}/realms/acme/.well-known/openid-configuration"
-        ).json()
-        signing_key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(
-            token
-        )
-        claims = jwt.decode(
-            token,
-            signing_key.key,
-            algorithms=["RS256"],
-            audience="eaf",
-            issuer=discovery["issuer"],
-        )
+        claims = decode_token(up.base_url, "acme", token)
         assert (claims["tenant"], claims["sub"]) == ("acme", user.json()["id"])
+
+        keys = httpx.get(f"{up.base_url}/api/v1/licensing/keys")
+        assert keys.status_code == 200, keys.text
+        assert isinstance(keys.json()["keys"], list)
 
         deadline = time.monotonic() + 5
         listed: list[str] = []
@@ -197,11 +227,7 @@ def test_eaf_up_serves_iam_and_stops_cleanly(
         children = up.descendants()
         assert up.terminate() < 10
         time.sleep(0.5)
-        assert [
-            child.pid
-            for child in children
-            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
-        ] == []
+        assert still_running(children) == []
         assert password not in up.log.read_text()
 
     finally:
@@ -214,30 +240,58 @@ def test_eaf_up_serves_iam_and_stops_cleanly(
         again.wait_ready()
         assert admin_password(data_dir) == password
         token_for(again.base_url, "acme", "alice", "alice-password")
+
+        children = again.descendants()
+        assert again.interrupt() < 10
+        time.sleep(0.5)
+        assert still_running(children) == []
+        assert again.proc.returncode == 0
+        assert "EAF stopped." in again.log.read_text()
     finally:
-        again.terminate()
         if again.proc.poll() is None:
             again.proc.kill()
+            again.proc.wait()
 
 
-def test_eaf_up_stops_when_embedded_server_dies(
+def test_eaf_up_takes_admin_from_env_and_stops_when_server_dies(
     data_dir: Path, servers: Servers
 ) -> None:
+    """A given admin name and password are used as is and never written out."""
     if servers.embedded is None:
         pytest.skip("runs embedded servers of its own only without external ones")
     env = {
         key: value for key, value in os.environ.items() if not key.startswith("EAF_")
     }
+    env["EAF_BOOTSTRAP_ADMIN_USERNAME"] = "operator"
+    env["EAF_BOOTSTRAP_ADMIN_PASSWORD"] = OPERATOR_PASSWORD
     up = UpProcess(data_dir, free_port(), env)
     try:
         up.wait_ready()
+        token = token_for(up.base_url, "default", "operator", OPERATOR_PASSWORD)
+        claims = decode_token(up.base_url, "default", token)
+        tenants = httpx.get(
+            f"{up.base_url}/api/v1/tenants",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert tenants.status_code == 200, tenants.text
+        assert not (data_dir / "bootstrap-admin.txt").exists()
+        refused = httpx.post(
+            f"{up.base_url}/realms/default/protocol/openid-connect/token",
+            data={
+                "grant_type": "password",
+                "client_id": "eaf-cli",
+                "username": "admin",
+                "password": OPERATOR_PASSWORD,
+            },
+        )
+        assert refused.status_code == 400
+
         children = up.descendants()
         [postgres] = [
             child
             for child in children
             if child.name() == "postgres" and child.ppid() == up.proc.pid
         ]
-
         postgres.kill()
         exit_code = up.proc.wait(timeout=30)
     finally:
@@ -245,11 +299,10 @@ def test_eaf_up_stops_when_embedded_server_dies(
             up.proc.kill()
             up.proc.wait()
 
+    assert claims["tenant"] == "default"
     assert exit_code == 1
-    assert "PostgreSQL server stopped unexpectedly" in " ".join(
-        up.log.read_text().split()
-    )
+    log_text = up.log.read_text()
+    assert "PostgreSQL server stopped unexpectedly" in " ".join(log_text.split())
+    assert OPERATOR_PASSWORD not in log_text
     time.sleep(0.5)
-    assert [
-        c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE
-    ] == []
+    assert still_running(children) == []

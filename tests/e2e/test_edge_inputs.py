@@ -1,14 +1,19 @@
 """Edge inputs at the HTTP edge: far-future expiries, absurd limits, NUL
-characters and malformed client credentials on the OAuth endpoints."""
+characters, malformed client credentials on the OAuth endpoints, and unusual
+passwords."""
 
 from __future__ import annotations
 
 import base64
 
 import httpx
+import psycopg
 import pytest
 
+from tests.e2e.conftest import password_token
+from tests.e2e.test_iam_slice_http import create_tenant, create_user
 from tests.e2e.test_licensing_api import API, POLICY, post, set_up_catalog
+from tests.support.servers import ClonedDatabase
 
 PROBLEM = "application/problem+json"
 PROTOCOL = "/realms/{slug}/protocol/openid-connect"
@@ -148,3 +153,48 @@ async def test_failed_basic_client_authentication_is_401(
 
     assert_oauth_error(response, 401, "invalid_client")
     assert response.headers["www-authenticate"].startswith("Basic")
+
+
+# --- passwords: unusual ones are hashed with argon2id like any other ----------
+
+
+def stored_hash(owner_dsn: str, user_id: str) -> str:
+    with psycopg.connect(owner_dsn) as conn:
+        row = conn.execute(
+            "SELECT password_hash FROM iam_credentials WHERE user_id = %s", (user_id,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+async def test_reset_and_changed_passwords_are_stored_as_argon2id(
+    client: httpx.AsyncClient, admin_headers: Headers, database: ClonedDatabase
+) -> None:
+    await create_tenant(client, admin_headers, "acme")
+    created = await create_user(client, admin_headers, "acme", "alice")
+    assert created.status_code == 201, created.text
+    user_id = str(created.json()["id"])
+    first = stored_hash(database.owner_dsn, user_id)
+    reset_to = "pässwörd \u00e9\u0301 🔑 " + "x" * 900  # combining mark, emoji, long
+
+    reset = await client.post(
+        f"/api/v1/tenants/acme/users/{user_id}/password",
+        json={"new_password": reset_to},
+        headers=admin_headers,
+    )
+    assert reset.status_code == 204, reset.text
+    second = stored_hash(database.owner_dsn, user_id)
+    token = await password_token(client, "acme", "alice", reset_to)
+    changed = await client.put(
+        "/api/v1/me/password",
+        json={"old_password": reset_to, "new_password": "another-secret-pw"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert changed.status_code == 204, changed.text
+    third = stored_hash(database.owner_dsn, user_id)
+
+    assert len({first, second, third}) == 3
+    for stored in (first, second, third):
+        assert stored.startswith("$argon2id$"), stored
+        assert "pässwörd" not in stored
+    await password_token(client, "acme", "alice", "another-secret-pw")

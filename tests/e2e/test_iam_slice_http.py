@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import jwt
 import psycopg
 import pytest
 
+from eaf.runtime.embedded import EmbeddedNats
 from eaf.runtime.platform import Platform
 from tests.e2e.conftest import password_token
-from tests.support.servers import ClonedDatabase
+from tests.support.live_server import live_site
+from tests.support.servers import ClonedDatabase, Servers
 
 PROBLEM = "application/problem+json"
 
@@ -87,6 +93,29 @@ async def test_user_logs_in_and_token_verifies_against_jwks(
     assert claims["sub"] == created.json()["id"]
     assert claims["roles"] == ["tenant_admin"]
     await wait_for_user(client, admin_headers, "acme", "alice")
+
+
+async def test_stored_password_hashes_are_argon2id(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    platform: Platform,
+    database: ClonedDatabase,
+) -> None:
+    await create_tenant(client, admin_headers, "acme")
+    created = await create_user(client, admin_headers, "acme", "alice")
+    assert created.status_code == 201, created.text
+
+    with psycopg.connect(database.owner_dsn) as conn:
+        rows = conn.execute(
+            "SELECT tenant_id, password_hash FROM iam_credentials ORDER BY tenant_id"
+        ).fetchall()
+
+    settings = platform.settings
+    cost = f"m={settings.password_hash_memory_kib},t={settings.password_hash_time_cost}"
+    assert [tenant for tenant, _ in rows] == ["acme", "default"]
+    for _, stored in rows:
+        assert stored.startswith(f"$argon2id$v=19${cost},"), stored
+        assert "alice-secret-pw" not in stored
 
 
 async def test_tenant_admin_cannot_touch_other_tenant(
@@ -221,7 +250,7 @@ async def test_weak_password_is_refused(
 async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     app_routes = {
-        route.path  # type: ignore[attr-defined]
+        route.path
         for route in client._transport.app.routes  # type: ignore[attr-defined]
         if getattr(route, "include_in_schema", False)
     }
@@ -275,3 +304,49 @@ async def test_unexpected_failure_is_a_problem_with_correlation_id(
     assert response.headers["content-type"] == PROBLEM
     assert response.headers["x-correlation-id"] == "c-123"
     assert "unexpected" not in response.text
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    nats = EmbeddedNats(tmp_path / "nats-server")
+    nats.start()
+    yield nats
+    nats.stop()
+
+
+def readiness(url: str) -> tuple[int, dict[str, bool]]:
+    answer = httpx.get(f"{url}/readyz", timeout=10)
+    return answer.status_code, answer.json()["checks"]
+
+
+def wait_for_readiness(url: str, status: int, timeout_s: float = 60) -> dict[str, bool]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        code, checks = readiness(url)
+        if code == status or time.monotonic() > deadline:
+            assert code == status, checks
+            return checks
+        time.sleep(0.2)
+
+
+def test_readiness_fails_while_nats_is_down(
+    servers: Servers,
+    template_database: str,
+    private_nats: EmbeddedNats,
+    tmp_path: Path,
+) -> None:
+    """A live server answers 503 without NATS and 200 again once it is back."""
+    own_nats = dataclasses.replace(servers, nats_url=private_nats.url)
+    with live_site(own_nats, template_database, tmp_path / "data") as site:
+        assert readiness(site.url)[0] == 200
+        url = private_nats.url
+
+        private_nats.stop()
+        down = wait_for_readiness(site.url, 503)
+        private_nats.start()
+        assert private_nats.url == url
+        back = wait_for_readiness(site.url, 200)
+
+    assert down["nats"] is False
+    assert down["postgres"] is True
+    assert all(back.values())

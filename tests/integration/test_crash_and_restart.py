@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import shutil
@@ -43,7 +44,7 @@ class Writer:
         self.ids: list[str] = []
         self.stop = asyncio.Event()
 
-    async def run(self, limit: int) -> None:
+    async def run(self, limit: int = 1_000_000) -> None:
         version = 0
         while not self.stop.is_set() and len(self.ids) < limit:
             batch = [NewEvent("Counted", {"n": len(self.ids) + n}) for n in range(3)]
@@ -51,7 +52,12 @@ class Writer:
                 await self.store.append("tenant-w", "w", "test.counter", batch, version)
             except Exception:  # noqa: BLE001 - server down: try again
                 await asyncio.sleep(0.1)
-                version = await self._version()
+                actual = await self._version()
+                # The commit may have landed before the connection broke; this
+                # writer is the stream's only one, so the version tells.
+                if actual == version + len(batch):
+                    self.ids.extend(str(event.event_id) for event in batch)
+                version = actual
                 continue
             version += len(batch)
             self.ids.extend(str(event.event_id) for event in batch)
@@ -63,6 +69,9 @@ class Writer:
                 return await self.store.stream_version("tenant-w", "w")
             except Exception:  # noqa: BLE001 - still down
                 await asyncio.sleep(0.1)
+
+    async def wait_for_more(self, than: int, timeout_s: float = 60) -> None:
+        await wait_until(lambda: len(self.ids) > than, timeout_s=timeout_s)
 
 
 @contextlib.asynccontextmanager
@@ -116,11 +125,8 @@ async def test_relay_killed_many_times_loses_and_repeats_nothing(
     async with running(runner):
         while kills < 12:
             relay = _relay_process(database, bus, tmp_path, relay_log)
-            started = kills + 1
-            await wait_until(
-                lambda started=started: _active_count(relay_log) >= started,
-                timeout_s=120,
-            )
+            activated = functools.partial(_activated, relay_log, kills + 1)
+            await wait_until(activated, timeout_s=120)
             await asyncio.sleep(rng.uniform(0.2, 1.0))
             relay.send_signal(signal.SIGKILL)
             await asyncio.to_thread(relay.wait)
@@ -144,10 +150,18 @@ async def test_relay_killed_many_times_loses_and_repeats_nothing(
     assert resumes >= 6, relay_log.read_text()[-3000:]
 
 
+def _activated(relay_log: Path, times: int) -> bool:
+    return _active_count(relay_log) >= times
+
+
 def _active_count(relay_log: Path) -> int:
     if not relay_log.exists():
         return 0
     return relay_log.read_text().count('"relay.active"')
+
+
+def _reached(relay: Relay, position: int) -> bool:
+    return relay.position >= position
 
 
 async def _applied_total(owner_dsn: str, expected: int) -> bool:
@@ -175,20 +189,29 @@ async def test_relay_and_consumer_survive_nats_restart(
     await bus.connect()
     await bus.ensure_stream()
     writer = Writer(store)
-    writing = asyncio.create_task(writer.run(limit=1500))
+    writing = asyncio.create_task(writer.run())
     relay = Relay(database.runtime_dsn, store, bus)
     runner = ProjectionRunner(db, bus, RecordingProjection())
     try:
         async with running(relay, runner):
             for _ in range(2):
-                await asyncio.sleep(1.5)
+                await writer.wait_for_more(len(writer.ids) + 300)
                 await asyncio.to_thread(private_nats.restart)
+                # Under load: events keep coming and the relay publishes
+                # past where it stood when NATS went away.
+                written, published = len(writer.ids), relay.position
+                await writer.wait_for_more(written + 30)
+                head = await store.head_position()
+                await wait_until(functools.partial(_reached, relay, head), 60)
+                assert relay.position > published
+            writer.stop.set()
             await writing
             expected = len(writer.ids)
             await wait_until(
                 lambda: _applied_total(database.owner_dsn, expected), timeout_s=120
             )
     finally:
+        writer.stop.set()
         await bus.close()
 
     assert await applied_counts(database.owner_dsn) == dict.fromkeys(writer.ids, 1)
@@ -216,18 +239,26 @@ async def test_relay_and_consumer_survive_postgres_restart(
     await db.open()
     store = PostgresEventStore(db)
     writer = Writer(store)
-    writing = asyncio.create_task(writer.run(limit=1500))
+    writing = asyncio.create_task(writer.run())
     relay = Relay(runtime_dsn, store, bus)
     runner = ProjectionRunner(db, bus, RecordingProjection())
     try:
         async with running(relay, runner):
             for _ in range(2):
-                await asyncio.sleep(1.5)
+                await writer.wait_for_more(len(writer.ids) + 300)
                 await asyncio.to_thread(postgres.restart)
+                # Appends resume on the restarted server, and the relay and
+                # projection carry them through.
+                written = len(writer.ids)
+                await writer.wait_for_more(written + 30)
+                caught_up = functools.partial(_applied_total, owner_dsn, written + 30)
+                await wait_until(caught_up, timeout_s=60)
+            writer.stop.set()
             await writing
             expected = len(writer.ids)
             await wait_until(lambda: _applied_total(owner_dsn, expected), timeout_s=120)
     finally:
+        writer.stop.set()
         await db.close()
 
     assert await applied_counts(owner_dsn) == dict.fromkeys(writer.ids, 1)

@@ -9,6 +9,8 @@ import uuid
 import psycopg
 import pytest
 
+from eaf.bus.nats import NatsBus
+from eaf.bus.relay import Relay
 from eaf.db.pool import Database
 from eaf.eventstore import (
     NO_STREAM,
@@ -19,6 +21,8 @@ from eaf.eventstore import (
     UpcasterChain,
 )
 from tests.conftest import new_tenant
+from tests.support.projections import wait_until
+from tests.support.servers import ClonedDatabase
 
 
 def make_events(count: int, kind: str = "ThingHappened") -> list[NewEvent]:
@@ -135,37 +139,90 @@ async def test_global_order_never_skips_under_concurrent_writers(
     assert {event.event_id for event in seen} == expected_ids
 
 
-async def test_rolled_back_append_holds_no_reader(
-    db: Database, store: PostgresEventStore, tenant: str
-) -> None:
-    await store.append(tenant, "before", "test.thing", make_events(1), NO_STREAM)
-    release = asyncio.Event()
+class RollBackError(Exception):
+    pass
 
-    class RollBackError(Exception):
-        pass
 
-    async def append_then_roll_back() -> None:
+class DoomedAppend:
+    """An append inside a transaction held open until released, then rolled back."""
+
+    def __init__(self, db: Database, store: PostgresEventStore, tenant: str) -> None:
+        self.db, self.store, self.tenant = db, store, tenant
+        self.appended = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def run(self) -> None:
         try:
-            async with db.transaction(tenant) as conn:
-                await store.append(
-                    tenant, "doomed", "test.thing", make_events(5), 0, conn=conn
+            async with self.db.transaction(self.tenant) as conn:
+                await self.store.append(
+                    self.tenant, "doomed", "test.thing", make_events(5), 0, conn=conn
                 )
-                await release.wait()
+                self.appended.set()
+                await self.release.wait()
                 raise RollBackError
         except RollBackError:
             return
 
-    stuck = asyncio.create_task(append_then_roll_back())
-    await asyncio.sleep(0.2)
+
+async def test_rolled_back_append_holds_no_reader(
+    db: Database, store: PostgresEventStore, tenant: str
+) -> None:
+    await store.append(tenant, "before", "test.thing", make_events(1), NO_STREAM)
+    doomed = DoomedAppend(db, store, tenant)
+    stuck = asyncio.create_task(doomed.run())
+    await asyncio.wait_for(doomed.appended.wait(), timeout=10)
 
     read = await asyncio.wait_for(store.read_all(0, 100), timeout=2)
 
     assert [event.stream_id for event in read] == ["before"]
-    release.set()
+    doomed.release.set()
     await stuck
     await store.append(tenant, "after", "test.thing", make_events(1), NO_STREAM)
     read = await asyncio.wait_for(store.read_all(0, 100), timeout=2)
     assert [event.stream_id for event in read] == ["before", "after"]
+
+
+async def test_relay_passes_open_and_rolled_back_appends(
+    database: ClonedDatabase,
+    db: Database,
+    store: PostgresEventStore,
+    bus: NatsBus,
+    tenant: str,
+) -> None:
+    """The relay publishes around an append held open, then past its gap."""
+    [before] = await store.append(
+        tenant, "before", "test.thing", make_events(1), NO_STREAM
+    )
+    doomed = DoomedAppend(db, store, tenant)
+    stuck = asyncio.create_task(doomed.run())
+    await asyncio.wait_for(doomed.appended.wait(), timeout=10)
+    relay = Relay(database.runtime_dsn, store, bus)
+    stop = asyncio.Event()
+    relaying = asyncio.create_task(relay.run(stop))
+    try:
+        # Started while the doomed append holds the append lock.
+        await wait_until(lambda: relay.position >= before.position, timeout_s=5)
+        doomed.release.set()
+        await stuck
+        [after] = await store.append(
+            tenant, "after", "test.thing", make_events(1), NO_STREAM
+        )
+        await wait_until(lambda: relay.position >= after.position, timeout_s=5)
+    finally:
+        doomed.release.set()
+        stop.set()
+        await asyncio.wait_for(relaying, timeout=15)
+
+    info = await bus.js.stream_info(bus.stream_name)
+    published = [
+        (await bus.js.get_msg(bus.stream_name, seq=seq)).headers or {}
+        for seq in range(1, info.state.last_seq + 1)
+    ]
+    assert [headers["Nats-Msg-Id"] for headers in published] == [
+        str(before.event_id),
+        str(after.event_id),
+    ]
+    assert after.position > before.position + 1  # the rollback left a gap
 
 
 async def test_upcaster_converts_old_schema_on_read(db: Database, tenant: str) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 
 from eaf.bus.nats import NatsBus
 from eaf.bus.relay import Relay
-from eaf.db.pool import Database
-from eaf.eventstore import NO_STREAM, NewEvent, PostgresEventStore
+from eaf.db.pool import Connection, Database
+from eaf.eventstore import NO_STREAM, NewEvent, PostgresEventStore, RecordedEvent
 from eaf.projections.operations import (
     list_parked,
     projection_status,
@@ -23,6 +25,7 @@ from tests.conftest import new_tenant
 from tests.support.projections import (
     RecordingProjection,
     applied_counts,
+    consumer_caught_up,
     create_applied_table,
     wait_until,
 )
@@ -59,7 +62,8 @@ async def stream_messages(bus: NatsBus) -> list[tuple[str, dict[str, str]]]:
     messages = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         msg = await bus.js.get_msg(bus.stream_name, seq=seq)
-        messages.append((msg.subject, dict(msg.headers or {})))
+        headers = {str(key): str(value) for key, value in (msg.headers or {}).items()}
+        messages.append((str(msg.subject), headers))
     return messages
 
 
@@ -112,7 +116,7 @@ async def test_projection_applies_republished_events_once(
     runner = ProjectionRunner(db, bus, RecordingProjection())
 
     async with running(relay, runner):
-        await wait_until(lambda: relay.position > 0 and relay.position >= 30)
+        await wait_until(lambda: relay.position >= 30)
         # A republish beyond the duplicate window: new message ids, same events.
         events = await store.read_all(0, 10)
         for event in events:
@@ -121,9 +125,11 @@ async def test_projection_applies_republished_events_once(
                 (await _envelope(event)),
                 headers={"Eaf-Position": str(event.position)},
             )
-        await wait_until(lambda: _count_is(database.owner_dsn, len(ids)), timeout_s=20)
-        await asyncio.sleep(0.5)
+        # Every message, the ten copies included, handled and acked.
+        await wait_until(lambda: consumer_caught_up(bus, runner.durable_name))
+        stream = await bus.js.stream_info(bus.stream_name)
 
+    assert stream.state.last_seq == len(ids) + 10
     counts = await applied_counts(database.owner_dsn)
     assert counts == dict.fromkeys(ids, 1)
 
@@ -192,40 +198,91 @@ async def _parked_count(db: Database, expected: int) -> bool:
     return len(await list_parked(db)) == expected
 
 
-async def test_rebuild_replays_store_into_fresh_tables(
+class GatedProjection(RecordingProjection):
+    """Pauses its first apply until released, to hold a rebuild mid-way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def apply(self, conn: Connection, event: RecordedEvent) -> None:
+        if not self.reached.is_set():
+            self.reached.set()
+            await self.release.wait()
+        await super().apply(conn, event)
+
+
+async def _corrupt_read_model(owner_dsn: str, ids: list[str]) -> str:
+    """Drop one row, double another and add a stray; return the stray's id."""
+    stray = str(uuid.uuid4())
+    async with await psycopg.AsyncConnection.connect(owner_dsn) as conn:
+        await conn.execute("DELETE FROM test_applied WHERE event_id = %s", (ids[5],))
+        await conn.execute(
+            "INSERT INTO test_applied SELECT * FROM test_applied WHERE event_id = %s",
+            (ids[6],),
+        )
+        await conn.execute(
+            "INSERT INTO test_applied VALUES ('tenant-0', %s, 999999)", (stray,)
+        )
+    return stray
+
+
+async def test_rebuild_restores_damaged_read_model_while_serving(
     database: ClonedDatabase, db: Database, store: PostgresEventStore, bus: NatsBus
 ) -> None:
     create_applied_table(database.owner_dsn)
     ids = await append_many(store, 40)
-    projection = RecordingProjection()
     relay = Relay(database.runtime_dsn, store, bus)
-    runner = ProjectionRunner(db, bus, projection)
+    runner = ProjectionRunner(db, bus, RecordingProjection())
+    rebuilt = GatedProjection()
     seen: list[tuple[int, int]] = []
 
     async with running(relay, runner):
-        await wait_until(lambda: _count_is(database.owner_dsn, 40))
-        position = await rebuild_projection(
-            database.owner_dsn,
-            RUNTIME_ROLE,
-            store,
-            projection,
-            progress=lambda done, total: seen.append((done, total)),
-            batch_size=7,
+        await wait_until(lambda: relay.position >= 40)
+        await wait_until(lambda: consumer_caught_up(bus, runner.durable_name))
+        stray = await _corrupt_read_model(database.owner_dsn, ids)
+        damaged = await applied_counts(database.owner_dsn)
+        rebuilding = asyncio.create_task(
+            rebuild_projection(
+                database.owner_dsn,
+                RUNTIME_ROLE,
+                store,
+                rebuilt,
+                progress=lambda done, total: seen.append((done, total)),
+                batch_size=7,
+            )
         )
-        more = await append_many(store, 5, start=40)
-        await wait_until(lambda: _count_is(database.owner_dsn, 45))
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(rebuilt.reached.wait(), timeout=30)
+        # Mid-rebuild the live table still answers, damage and all, and the
+        # live consumer still applies new events to it.
+        during = await asyncio.wait_for(applied_counts(database.owner_dsn), 5)
+        live_more = await append_many(store, 3, start=40)
+        await wait_until(lambda: _has_all(database.owner_dsn, live_more), timeout_s=20)
+        assert not rebuilding.done()
+        rebuilt.release.set()
+        position = await asyncio.wait_for(rebuilding, timeout=60)
 
-    assert position >= 40
+        more = await append_many(store, 5, start=43)
+        head = await store.head_position()
+        await wait_until(lambda: relay.position >= head)
+        await wait_until(lambda: consumer_caught_up(bus, runner.durable_name))
+
+    assert during == damaged
+    assert (ids[5] not in during, during[ids[6]], during[stray]) == (True, 2, 1)
+    assert position >= 43
     assert seen[-1][0] == seen[-1][1]
-    assert await applied_counts(database.owner_dsn) == dict.fromkeys(ids + more, 1)
-    import psycopg
-
+    everything = ids + live_more + more
+    assert await applied_counts(database.owner_dsn) == dict.fromkeys(everything, 1)
     with psycopg.connect(database.owner_dsn) as conn:
         indexes = conn.execute(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'test_applied'"
         ).fetchall()
     assert indexes == [("test_applied_event_idx",)]
+
+
+async def _has_all(owner_dsn: str, ids: list[str]) -> bool:
+    return set(ids) <= set(await applied_counts(owner_dsn))
 
 
 @pytest.mark.slow

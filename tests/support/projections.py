@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
+from nats.js.errors import NotFoundError
 
+from eaf.bus.nats import NatsBus
 from eaf.db.pool import Connection, Database
 from eaf.eventstore.model import RecordedEvent
 from eaf.projections.base import Projection
@@ -24,7 +26,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON test_applied TO {role};
 
 def create_applied_table(owner_dsn: str) -> None:
     with psycopg.connect(owner_dsn, autocommit=True) as conn:
-        conn.execute(TABLE_DDL.format(role=RUNTIME_ROLE))  # type: ignore[arg-type]
+        conn.execute(TABLE_DDL.format(role=RUNTIME_ROLE))
 
 
 class RecordingProjection(Projection):
@@ -60,6 +62,25 @@ async def applied_counts(owner_dsn: str) -> dict[str, int]:
         return {event_id: count for event_id, count in await cur.fetchall()}
 
 
+async def consumer_caught_up(bus: NatsBus, durable_name: str) -> bool:
+    """Whether the consumer has acked every message the stream holds.
+
+    Assumes every message in the stream matches the consumer's filter, as in
+    these tests; the ack floor only moves past messages the consumer receives.
+    """
+    stream = await bus.js.stream_info(bus.stream_name)
+    try:
+        consumer = await bus.js.consumer_info(bus.stream_name, durable_name)
+    except NotFoundError:
+        return False
+    return (
+        consumer.num_pending == 0
+        and consumer.num_ack_pending == 0
+        and consumer.ack_floor is not None
+        and consumer.ack_floor.stream_seq >= stream.state.last_seq
+    )
+
+
 async def wait_until(predicate: Callable[[], object], timeout_s: float = 30.0) -> None:
     import asyncio
     import time
@@ -79,6 +100,7 @@ __all__ = [
     "Database",
     "RecordingProjection",
     "applied_counts",
+    "consumer_caught_up",
     "create_applied_table",
     "wait_until",
 ]
