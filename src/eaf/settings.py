@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from eaf.errors import ConfigurationError
+
+ENVIRONMENTS = ("dev", "staging", "production")
+PROFILES_DIR = Path(__file__).parent / "profiles"
 
 
 class Settings(BaseSettings):
     """Operational settings. Unset server URLs mean "start embedded servers"."""
 
     model_config = SettingsConfigDict(env_prefix="EAF_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Mounted secrets beat env files, so a profile's or a site file's
+        # value never hides a secret.
+        return init_settings, env_settings, file_secret_settings, dotenv_settings
 
     environment: Literal["dev", "staging", "production"] = "dev"
     data_dir: Path = Path(".eaf")
@@ -74,11 +98,25 @@ class Settings(BaseSettings):
         gt=0,
         description="Failures count within this window; a lock lasts as long.",
     )
-    password_reset_ttl_s: int = Field(default=1800, ge=60)
-    tenant_status_cache_s: float = Field(
-        default=5.0,
+    login_address_threshold: int = Field(
+        default=0,
         ge=0,
-        description="How long other processes may take to see a suspension.",
+        description="Failed logins from one client address within the lockout "
+        "window that block the address; 0 turns this off. Needs the real client "
+        "addresses: behind a proxy, every user would share the proxy's.",
+    )
+    password_reset_ttl_s: int = Field(default=1800, ge=60)
+    password_reset_interval_s: int = Field(
+        default=60,
+        ge=0,
+        description="At most one reset mail per user within this time; more "
+        "requests are accepted but send nothing.",
+    )
+    tenant_status_cache_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long other processes may take to see a suspension; "
+        "0 reads the status on every check.",
     )
     relay_checkpoint_delay_s: float = Field(
         default=0.0,
@@ -95,12 +133,70 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, with explicit overrides on top.
 
-    ``EAF_ENV_FILE`` names an env file to read first; ``EAF_SECRETS_DIR`` a
-    directory of one file per setting (``EAF_SECRET_KEY`` ...), as container
-    secrets are mounted.
+    ``EAF_ENV_FILE`` names the site's env file; ``EAF_SECRETS_DIR`` a directory
+    of one file per setting (``EAF_SECRET_KEY`` ...), as container secrets are
+    mounted. See :func:`read_settings` for the order of the sources.
     """
+    return read_settings(
+        _configured_path("EAF_ENV_FILE"),
+        _configured_path("EAF_SECRETS_DIR"),
+        **overrides,
+    )
+
+
+def read_settings(
+    env_file: Path | None, secrets_dir: Path | None, **overrides: object
+) -> Settings:
+    """Settings from every source, each overriding the ones before it.
+
+    1. the profile of the environment (``eaf/profiles/<environment>.env``);
+    2. ``env_file``, the site's own file;
+    3. ``secrets_dir``;
+    4. ``EAF_*`` environment variables;
+    5. ``overrides``.
+
+    The environment is the first one named by the overrides, the variables or
+    the site's file; without any, ``dev``.
+    """
+    for path, kind in ((env_file, "env file"), (secrets_dir, "secrets directory")):
+        if path is not None and not path.exists():
+            raise ConfigurationError(f"the {kind} {path} does not exist")
+    environment = str(
+        overrides.get("environment")
+        or _variable("EAF_ENVIRONMENT", os.environ)
+        or (_variable("EAF_ENVIRONMENT", dotenv_values(env_file)) if env_file else "")
+        or "dev"
+    )
+    env_files: list[Path] = []
+    if environment in ENVIRONMENTS:  # anything else fails validation below
+        env_files.append(profile_path(environment))
+    if env_file is not None:
+        env_files.append(env_file)
     return Settings(
-        _env_file=os.environ.get("EAF_ENV_FILE"),  # type: ignore[call-arg]
-        _secrets_dir=os.environ.get("EAF_SECRETS_DIR"),
+        _env_file=tuple(env_files),  # type: ignore[call-arg]
+        _secrets_dir=secrets_dir,
         **overrides,  # type: ignore[arg-type]
     )
+
+
+def profile_path(environment: str) -> Path:
+    """The env file of defaults EAF ships for ``environment``."""
+    path = PROFILES_DIR / f"{environment}.env"
+    if not path.is_file():
+        raise ConfigurationError(
+            f"the {environment} profile is missing from this installation ({path})"
+        )
+    return path
+
+
+def _configured_path(variable: str) -> Path | None:
+    value = os.environ.get(variable, "").strip()
+    return Path(value) if value else None
+
+
+def _variable(name: str, values: Mapping[str, str | None]) -> str:
+    """``name`` from ``values``, matched without regard to case as settings are."""
+    for key, value in values.items():
+        if key.upper() == name and value:
+            return value.strip()
+    return ""

@@ -3,24 +3,59 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from typing import Any
 
+import pytest
+
+from eaf.application.aggregate import Aggregate
+from eaf.cli.events import AGGREGATES, known_streams
 from eaf.eventstore import NO_STREAM, NewEvent, PostgresEventStore
+from eaf.iam.domain import clients, role, tenant, user
+from eaf.licensing.domain import catalog, keyset
 from tests.e2e.test_cli_operations import eaf
 from tests.support.servers import ClonedDatabase, Servers
 
+USER_STREAM = "user-u1"
+REGISTERED = {
+    "user_id": "u1",
+    "username": "alice",
+    "email": "typo@",
+    "roles": ["member"],
+}
+FIXED_PROFILE = {
+    "username": "alice",
+    "email": "alice@acme.example",
+    "display_name": "Alice",
+}
+LICENSE_ISSUED = {
+    "license_id": "lic-1",
+    "occurred_at": "2026-01-01T00:00:00+00:00",
+    "product": "erp",
+    "customer": "acme",
+    "policy": {
+        "name": "standard",
+        "duration_days": None,
+        "grace_days": 0,
+        "entitlements": [],
+        "limits": {},
+        "node_locked": False,
+        "is_trial": False,
+    },
+    "expires_at": None,
+}
 
-async def test_correct_appends_audited_event_and_keeps_history(
-    database: ClonedDatabase, servers: Servers, store: PostgresEventStore
-) -> None:
-    [wrong] = await store.append(
-        "acme",
-        "user-1",
-        "iam.user",
-        [NewEvent("EmailChanged", {"email": "typo@"})],
-        NO_STREAM,
-    )
 
-    result = eaf(
+def correct(
+    database: ClonedDatabase,
+    servers: Servers,
+    stream: str,
+    event_type: str,
+    payload: dict[str, Any] | str,
+    *extra: str,
+) -> subprocess.CompletedProcess[str]:
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return eaf(
         database,
         servers,
         "events",
@@ -28,13 +63,40 @@ async def test_correct_appends_audited_event_and_keeps_history(
         "--tenant",
         "acme",
         "--stream",
-        "user-1",
+        stream,
         "--type",
-        "EmailCorrected",
+        event_type,
         "--data",
-        '{"email": "alice@acme.example"}',
+        data,
+        *extra,
+    )
+
+
+def said(result: subprocess.CompletedProcess[str]) -> str:
+    return " ".join(result.stderr.split())
+
+
+async def registered_user(store: PostgresEventStore) -> NewEvent:
+    event = NewEvent("UserRegistered", REGISTERED)
+    await store.append("acme", USER_STREAM, "iam.user", [event], NO_STREAM)
+    return event
+
+
+async def test_correct_appends_audited_event_and_keeps_history(
+    database: ClonedDatabase, servers: Servers, store: PostgresEventStore
+) -> None:
+    wrong = await registered_user(store)
+
+    result = correct(
+        database,
+        servers,
+        USER_STREAM,
+        "UserProfileUpdated",
+        FIXED_PROFILE,
         "--reason",
         "typo at import",
+        "--operator",
+        "jane.ops",
         "--corrects",
         str(wrong.event_id),
     )
@@ -46,66 +108,207 @@ async def test_correct_appends_audited_event_and_keeps_history(
         "--tenant",
         "acme",
         "--stream",
-        "user-1",
+        USER_STREAM,
         "--json",
     )
 
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in shown.stdout.splitlines()]
     assert [event["event_type"] for event in events] == [
-        "EmailChanged",
-        "EmailCorrected",
+        "UserRegistered",
+        "UserProfileUpdated",
     ]
-    assert events[0]["payload"] == {"email": "typo@"}
-    correction = events[1]["metadata"]
-    assert correction["correction"] == {
+    assert events[0]["payload"] == REGISTERED
+    assert events[1]["payload"] == FIXED_PROFILE
+    metadata = events[1]["metadata"]
+    assert metadata["correction"] == {
         "reason": "typo at import",
         "corrects": str(wrong.event_id),
+        "operator": "jane.ops",
     }
-    assert correction["actor"].startswith("operator:")
+    assert metadata["actor"] == "operator:jane.ops"
+
+
+async def test_correct_refuses_event_type_unknown_to_aggregate(
+    database: ClonedDatabase, servers: Servers, store: PostgresEventStore
+) -> None:
+    await registered_user(store)
+
+    result = correct(
+        database,
+        servers,
+        USER_STREAM,
+        "EmailCorrected",
+        {"email": "alice@acme.example"},
+        "--reason",
+        "typo",
+        "--operator",
+        "jane.ops",
+    )
+
+    assert result.returncode == 1
+    assert "'EmailCorrected' is not an event of iam.user" in said(result)
+    assert "UserProfileUpdated" in said(result)
+    assert await store.stream_version("acme", USER_STREAM) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "complaint"),
+    [
+        ({"username": "alice", "email": "a@acme.example"}, "display_name: Field"),
+        ({**FIXED_PROFILE, "email": ["not", "text"]}, "email: Input should be"),
+        ({**FIXED_PROFILE, "nickname": "al"}, "nickname: Extra inputs"),
+    ],
+)
+async def test_correct_refuses_payload_the_event_rejects(
+    database: ClonedDatabase,
+    servers: Servers,
+    store: PostgresEventStore,
+    payload: dict[str, Any],
+    complaint: str,
+) -> None:
+    await registered_user(store)
+
+    result = correct(
+        database,
+        servers,
+        USER_STREAM,
+        "UserProfileUpdated",
+        payload,
+        "--reason",
+        "typo",
+        "--operator",
+        "jane.ops",
+    )
+
+    assert result.returncode == 1
+    assert "UserProfileUpdated payload is invalid" in said(result)
+    assert complaint in said(result)
+    assert await store.stream_version("acme", USER_STREAM) == 1
+
+
+async def test_correct_refuses_event_the_aggregate_cannot_replay(
+    database: ClonedDatabase, servers: Servers, store: PostgresEventStore
+) -> None:
+    """A second LicenseIssued is a valid event but the license would not load."""
+    stream = "license-lic-1"
+    issued = NewEvent("LicenseIssued", LICENSE_ISSUED)
+    await store.append("acme", stream, "licensing.license", [issued], NO_STREAM)
+
+    result = correct(
+        database,
+        servers,
+        stream,
+        "LicenseIssued",
+        LICENSE_ISSUED,
+        "--reason",
+        "reissue",
+        "--operator",
+        "jane.ops",
+    )
+
+    assert result.returncode == 1
+    assert "licensing.license would no longer load" in said(result)
+    assert await store.stream_version("acme", stream) == 1
+
+
+async def test_correct_refuses_stream_type_no_aggregate_knows(
+    database: ClonedDatabase, servers: Servers, store: PostgresEventStore
+) -> None:
+    await store.append(
+        "acme", "thing-1", "test.thing", [NewEvent("Made", {})], NO_STREAM
+    )
+
+    result = correct(
+        database,
+        servers,
+        "thing-1",
+        "Made",
+        {},
+        "--reason",
+        "r",
+        "--operator",
+        "jane.ops",
+    )
+
+    assert result.returncode == 1
+    assert "'test.thing', which no aggregate" in said(result)
+    assert await store.stream_version("acme", "thing-1") == 1
 
 
 async def test_correct_refuses_bad_input_and_writes_nothing(
     database: ClonedDatabase, servers: Servers, store: PostgresEventStore
 ) -> None:
-    await store.append(
-        "acme",
-        "user-1",
-        "iam.user",
-        [NewEvent("EmailChanged", {"email": "x"})],
-        NO_STREAM,
-    )
-    base = ["events", "correct", "--tenant", "acme", "--type", "EmailCorrected"]
+    await registered_user(store)
+    base = ["--operator", "jane.ops"]
+    profile = json.dumps(FIXED_PROFILE)
+    update = "UserProfileUpdated"
 
-    not_json = eaf(
-        database, servers, *base, "--stream", "user-1", "--data", "{", "--reason", "r"
+    not_json = correct(
+        database, servers, USER_STREAM, update, "{", "--reason", "r", *base
     )
-    no_stream = eaf(
-        database, servers, *base, "--stream", "user-9", "--data", "{}", "--reason", "r"
+    no_operator = correct(
+        database, servers, USER_STREAM, update, profile, "--reason", "r"
     )
-    no_reason = eaf(
-        database, servers, *base, "--stream", "user-1", "--data", "{}", "--reason", " "
-    )
-    stale = eaf(
+    blank_operator = correct(
         database,
         servers,
-        *base,
-        "--stream",
-        "user-1",
-        "--data",
-        "{}",
+        USER_STREAM,
+        update,
+        profile,
         "--reason",
         "r",
+        "--operator",
+        " ",
+    )
+    no_stream = correct(
+        database, servers, "user-9", update, profile, "--reason", "r", *base
+    )
+    no_reason = correct(
+        database, servers, USER_STREAM, update, profile, "--reason", " ", *base
+    )
+    stale = correct(
+        database,
+        servers,
+        USER_STREAM,
+        update,
+        profile,
+        "--reason",
+        "r",
+        *base,
         "--expected-version",
         "0",
     )
 
     assert not_json.returncode == 2
     assert "not valid JSON" in not_json.stderr
+    assert no_operator.returncode == 2
+    assert "--operator" in said(no_operator)
+    assert blank_operator.returncode == 2
+    assert "--operator must be" in said(blank_operator)
     assert no_stream.returncode == 1
     assert "not found" in no_stream.stderr
     assert no_reason.returncode == 1
     assert "needs a reason" in no_reason.stderr
     assert stale.returncode == 1
-    assert "expected 0" in " ".join(stale.stderr.split())
-    assert await store.stream_version("acme", "user-1") == 1
+    assert "expected 0" in said(stale)
+    assert await store.stream_version("acme", USER_STREAM) == 1
+
+
+def test_every_aggregate_of_the_domain_is_correctable() -> None:
+    """A new aggregate must join the catalog, or its streams could not be fixed."""
+    modules = (clients, role, tenant, user, catalog, keyset)
+    defined = {
+        value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, Aggregate)
+        and value is not Aggregate
+    }
+
+    assert defined == set(AGGREGATES)
+    assert set(known_streams()) == {
+        *(aggregate.stream_type for aggregate in AGGREGATES),
+        "licensing.license",
+    }

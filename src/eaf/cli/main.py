@@ -31,6 +31,7 @@ from eaf.cli._common import (
     settings_for,
 )
 from eaf.db import migrate
+from eaf.errors import ConfigurationError
 from eaf.iam.bootstrap import BootstrapResult
 from eaf.runtime import launcher
 from eaf.runtime.embedded import free_port
@@ -191,30 +192,65 @@ def migrate_command(
         str, typer.Argument(help="upgrade, downgrade, sql or current")
     ] = "upgrade",
     revision: Annotated[str | None, typer.Argument(help="Target revision")] = None,
+    downgrade_to: Annotated[
+        str | None,
+        typer.Option(
+            "--downgrade-to", help="sql: print the SQL of a downgrade to this revision"
+        ),
+    ] = None,
+    from_revision: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="sql: the revision to start from instead of the database's"
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Apply, revert or print schema migrations (owner DSN: EAF_DATABASE_URL)."""
+    """Apply, revert or print schema migrations (owner DSN: EAF_DATABASE_URL).
+
+    Only the schema owner's DSN is needed: no NATS, and for `sql` and `current`
+    no runtime password.
+    """
+    if action != "sql" and (downgrade_to or from_revision):
+        raise fail("--downgrade-to and --from go with `eaf migrate sql`", 2)
+    if downgrade_to and revision:
+        raise fail("give a revision to upgrade to or --downgrade-to, not both", 2)
     settings = settings_for(data_dir)
-    connections = launcher.external_connections(settings)
-    owner = connections.owner_dsn
-    if owner is None:
-        raise fail("migrations need EAF_DATABASE_URL, the schema owner's DSN", 2)
+    owner = _owner_dsn(settings)
     try:
-        _run_migration(action, revision, settings, connections, owner)
+        _run_migration(action, revision, settings, owner, downgrade_to, from_revision)
     except CommandError as exc:
         raise fail(f"migrate {action}: {exc}") from None
+
+
+def _owner_dsn(settings: Settings) -> str:
+    """EAF_DATABASE_URL, or the owner DSN of a running `eaf up`."""
+    if settings.database_url:
+        return settings.database_url
+    needed = "migrations need EAF_DATABASE_URL, the schema owner's DSN"
+    if settings.database_runtime_url:
+        raise fail(f"{needed}; EAF_DATABASE_RUNTIME_URL is the services' role", 2)
+    try:
+        owner = launcher.external_connections(settings).owner_dsn
+    except ConfigurationError:
+        raise fail(f"{needed}, or a running `eaf up`", 2) from None
+    if owner is None:
+        raise fail(needed, 2)
+    return owner
 
 
 def _run_migration(
     action: str,
     revision: str | None,
     settings: Settings,
-    connections: launcher.Connections,
     owner: str,
+    downgrade_to: str | None,
+    from_revision: str | None,
 ) -> None:
     role = settings.runtime_role
     if action == "upgrade":
-        launcher.migrate_servers(settings, connections)
+        password = launcher.runtime_password(settings)
+        migrate.upgrade(owner, role, password, revision or "head")
         console.print(f"schema at {migrate.current_revision(owner)}")
     elif action == "downgrade":
         if not revision:
@@ -223,8 +259,10 @@ def _run_migration(
             )
         migrate.downgrade(owner, role, revision)
         console.print(f"schema at {migrate.current_revision(owner)}")
+    elif action == "sql" and downgrade_to:
+        typer.echo(migrate.downgrade_sql(owner, role, downgrade_to, from_revision))
     elif action == "sql":
-        typer.echo(migrate.upgrade_sql(owner, role, revision or "head"))
+        typer.echo(migrate.upgrade_sql(owner, role, revision or "head", from_revision))
     elif action == "current":
         console.print(
             f"current {migrate.current_revision(owner)}, head {migrate.head_revision()}"

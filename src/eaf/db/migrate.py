@@ -6,10 +6,14 @@ The owner DSN runs migrations; services use a separate non-owner role, which
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -93,41 +97,102 @@ def ensure_runtime_role(owner_dsn: str, role: str, password: str | None) -> None
         ) from exc
 
 
+@contextlib.contextmanager
+def _database_errors(action: str) -> Iterator[None]:
+    """Driver errors of Alembic's connection as our own, without the DSN."""
+    try:
+        yield
+    except sqlalchemy.exc.DBAPIError as exc:
+        reason = " ".join(str(exc.orig or exc).split())
+        raise InfrastructureError(f"cannot {action}: {reason}") from exc
+
+
 def upgrade(
     owner_dsn: str, runtime_role: str, password: str | None, revision: str = "head"
 ) -> None:
     ensure_runtime_role(owner_dsn, runtime_role, password)
-    command.upgrade(alembic_config(owner_dsn, runtime_role), revision)
+    with _database_errors("upgrade the schema"):
+        command.upgrade(alembic_config(owner_dsn, runtime_role), revision)
 
 
 def downgrade(owner_dsn: str, runtime_role: str, revision: str) -> None:
     if not revision:
         raise ConfigurationError("name the revision to downgrade to, e.g. 0001 or base")
-    command.downgrade(alembic_config(owner_dsn, runtime_role), revision)
+    with _database_errors("downgrade the schema"):
+        command.downgrade(alembic_config(owner_dsn, runtime_role), revision)
 
 
-def upgrade_sql(owner_dsn: str, runtime_role: str, revision: str = "head") -> str:
-    """The SQL that ``upgrade`` would run, for a DBA to review."""
+def upgrade_sql(
+    owner_dsn: str,
+    runtime_role: str,
+    revision: str = "head",
+    start: str | None = None,
+) -> str:
+    """The SQL that ``upgrade`` would run, for a DBA to review.
+
+    ``start`` is the revision the database is at; without it the database is
+    asked. The runtime role itself is created by ``upgrade``, not by this SQL.
+    """
+    start = start or current_revision(owner_dsn) or "base"
+    return _offline_sql(owner_dsn, runtime_role, "upgrade", f"{start}:{revision}")
+
+
+def downgrade_sql(
+    owner_dsn: str, runtime_role: str, revision: str, start: str | None = None
+) -> str:
+    """The SQL that ``downgrade`` to ``revision`` would run, for review."""
+    if not revision:
+        raise ConfigurationError("name the revision to downgrade to, e.g. 0001 or base")
+    start = start or current_revision(owner_dsn)
+    if start is None:
+        raise ConfigurationError("the database has no schema to downgrade")
+    return _offline_sql(owner_dsn, runtime_role, "downgrade", f"{start}:{revision}")
+
+
+def _offline_sql(owner_dsn: str, runtime_role: str, action: str, span: str) -> str:
+    # A fresh config per call: Alembic keeps writing to the first output buffer.
     config = alembic_config(owner_dsn, runtime_role)
     buffer = io.StringIO()
     config.output_buffer = buffer
-    start = current_revision(owner_dsn)
-    target = f"{start}:{revision}" if start else revision
-    command.upgrade(config, target, sql=True)
+    if action == "upgrade":
+        command.upgrade(config, span, sql=True)
+    else:
+        command.downgrade(config, span, sql=True)
     return buffer.getvalue()
 
 
 def current_revision(owner_dsn: str) -> str | None:
     engine = create_engine(sqlalchemy_url(owner_dsn), poolclass=pool.NullPool)
     try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        with _database_errors("read the schema revision"), engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
 
 
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(alembic_config("postgresql://", "eaf_app"))
-    head = script.get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None
     return head
+
+
+def revision_chain() -> list[tuple[str | None, str]]:
+    """Every revision with the one before it, oldest first."""
+    chain: list[tuple[str | None, str]] = []
+    for script in reversed(list(_scripts().walk_revisions())):
+        down = script.down_revision
+        if down is not None and not isinstance(down, str):
+            raise ConfigurationError(f"revision {script.revision} merges branches")
+        chain.append((down, script.revision))
+    return chain
+
+
+def revision_module(revision: str) -> ModuleType:
+    """The Python module of one revision."""
+    script = _scripts().get_revision(revision)
+    assert script is not None
+    return script.module
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("postgresql://", "eaf_app"))

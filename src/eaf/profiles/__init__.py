@@ -8,19 +8,27 @@ makes settings unfit for the environment they claim.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from eaf.settings import Settings
+from eaf.settings import ENVIRONMENTS, Settings, profile_path, read_settings
 
-ENVIRONMENTS = ("dev", "staging", "production")
+__all__ = [
+    "DEVELOPMENT_SECRETS",
+    "ENVIRONMENTS",
+    "Problem",
+    "check_settings",
+    "load_profile",
+    "profile_file",
+]
 
-# Values that appear in examples and development files; never fit for use.
+# Values that appear in examples and development files; never fit for use,
+# not even as part of a longer value.
 DEVELOPMENT_SECRETS = frozenset(
-    {"admin", "changeme", "change-me", "password", "secret", "eaf", "test"}
+    {"admin", "changeme", "change-me", "change_me", "password", "secret", "test"}
 )
 MIN_SECRET_LENGTH = 32
 
@@ -34,21 +42,14 @@ class Problem:
 def profile_file(environment: str) -> Path:
     if environment not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {environment!r}; use {ENVIRONMENTS}")
-    return Path(str(files("eaf.profiles").joinpath(f"{environment}.env")))
+    return profile_path(environment)
 
 
 def load_profile(
     environment: str, env_file: Path | None = None, secrets_dir: Path | None = None
 ) -> Settings:
-    """Settings of ``environment``: profile, then the site's file, then variables."""
-    env_files = [profile_file(environment)]
-    if env_file is not None:
-        env_files.append(env_file)
-    return Settings(
-        _env_file=tuple(env_files),  # type: ignore[call-arg]
-        _secrets_dir=secrets_dir,
-        environment=environment,  # type: ignore[arg-type]
-    )
+    """Settings of ``environment`` read exactly as a process would read them."""
+    return read_settings(env_file, secrets_dir, environment=environment)
 
 
 def check_settings(settings: Settings) -> list[Problem]:
@@ -102,6 +103,30 @@ def _secret_problems(settings: Settings) -> list[Problem]:
         problems.append(
             Problem("EAF_BOOTSTRAP_ADMIN_PASSWORD", "a development or example value")
         )
+    return problems + _url_password_problems(settings)
+
+
+def _url_password_problems(settings: Settings) -> list[Problem]:
+    """Passwords written into DSNs and server URLs are secrets too."""
+    problems = []
+    dsns = {
+        "EAF_DATABASE_URL": settings.database_url,
+        "EAF_DATABASE_RUNTIME_URL": settings.database_runtime_url,
+    }
+    for name, dsn in dsns.items():
+        if not dsn:
+            continue
+        try:
+            password = conninfo_to_dict(dsn).get("password")
+        except psycopg.ProgrammingError:
+            problems.append(Problem(name, "not a valid PostgreSQL DSN"))
+            continue
+        if password is not None and _is_development_secret(str(password)):
+            problems.append(Problem(name, "its password is a development value"))
+    servers = [url.strip() for url in (settings.nats_url or "").split(",")]
+    passwords = [urlsplit(url).password for url in servers if url]
+    if any(_is_development_secret(value) for value in passwords if value):
+        problems.append(Problem("EAF_NATS_URL", "a password is a development value"))
     return problems
 
 
@@ -109,7 +134,7 @@ def _is_development_secret(value: str) -> bool:
     lowered = value.lower()
     return (
         len(value) < MIN_SECRET_LENGTH
-        or lowered in DEVELOPMENT_SECRETS
+        or any(word in lowered for word in DEVELOPMENT_SECRETS)
         or "dev" in lowered
         or "example" in lowered
     )
@@ -148,8 +173,8 @@ def _production_problems(settings: Settings) -> list[Problem]:
 
 
 def _database_uses_tls(dsn: str) -> bool:
-    if "://" in dsn:
-        mode = parse_qs(urlsplit(dsn).query).get("sslmode", [""])[0]
-    else:
+    try:
         mode = str(conninfo_to_dict(dsn).get("sslmode", "") or "")
+    except psycopg.ProgrammingError:
+        return False
     return mode in ("verify-full", "verify-ca")
