@@ -1,4 +1,4 @@
-"""The HTTP application: API routers, health, metrics and error handling."""
+"""The HTTP application: API routers, health, metrics, docs and error handling."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from eaf.http.docs import install_docs
 from eaf.http.problems import install_problem_handlers, unexpected_problem
 from eaf.iam.http import router as iam_router
 from eaf.licensing.http import router as licensing_router
@@ -67,7 +68,10 @@ def create_app(platform: Any, services: Collection[str] | None = None) -> FastAP
         title="EAF",
         version=eaf_version(),
         description="Event-sourced, multi-tenant application platform.",
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.platform = platform
     # Lets routes use eaf.security's requires_permission and friends.
     app.state.token_verifier = getattr(platform, "verifier", None)
