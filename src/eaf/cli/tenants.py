@@ -1,4 +1,4 @@
-"""`eaf tenants`: create, list, show, rename, suspend, reactivate, audit."""
+"""`eaf tenants`: create, list, show, rename, suspend, reactivate, audit, purge."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ app = typer.Typer(help="Tenants (superadmin).", no_args_is_help=True)
 
 SlugArgument = Annotated[str, typer.Argument(help="Tenant slug")]
 TENANT_COLUMNS = ["slug", "name", "status", "created_at"]
+PURGE_COLUMNS = [
+    "tenant",
+    "refresh_tokens",
+    "authorization_codes",
+    "reset_tokens",
+    "revoked_tokens",
+    "login_failures",
+]
 
 
 @app.command(name="list")
@@ -108,6 +116,31 @@ def rotate_keys(slug: SlugArgument, url: UrlOption = None) -> None:
     async def run() -> None:
         async with api_client(url) as (client, _):
             show_json(await client.rotate_keys(segment(slug, "tenant")))
+
+    run_async(run())
+
+
+@app.command(name="purge-expired")
+@handle_errors
+def purge_expired(
+    slug: Annotated[
+        str | None, typer.Argument(help="Tenant slug; every tenant if unset")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Delete expired tokens, codes and login counters; schedule it daily."""
+
+    async def run() -> None:
+        async with api_client(url) as (client, _):
+            if slug is None:
+                slugs = [str(row["slug"]) for row in await client.list_tenants()]
+            else:
+                slugs = [slug]
+            rows = [
+                {"tenant": name, **await client.purge_expired(segment(name, "tenant"))}
+                for name in slugs
+            ]
+        show_table(rows, PURGE_COLUMNS)
 
     run_async(run())
 

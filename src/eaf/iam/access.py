@@ -25,9 +25,9 @@ from eaf.iam.domain.rules import (
     check_roles,
     permissions_of,
 )
+from eaf.iam.principals import SERVICE_ACCOUNT_SUBJECT
 
 CLI_CLIENT_ID = "eaf-cli"
-SERVICE_ACCOUNT_SUBJECT = "service-account:"
 _CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
 
 
@@ -252,16 +252,6 @@ class AccessService:
             row["roles"],
             permissions,
         )
-
-    async def service_account_is_active(self, slug: str, account_id: str) -> bool:
-        """Whether the account still exists."""
-        async with self.db.transaction(slug) as conn:
-            cur = await conn.execute(
-                "SELECT 1 FROM iam_service_accounts WHERE account_id = %s "
-                "AND status = 'active'",
-                (account_id,),
-            )
-            return await cur.fetchone() is not None
 
     # --- browser clients ----------------------------------------------------
 

@@ -127,15 +127,50 @@ class IamClient:
         }
         return await self._token(tenant, form)
 
+    async def introspect(
+        self,
+        tenant: str,
+        token: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_type_hint: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask the IAM whether ``token`` is active now (RFC 7662).
+
+        Only service accounts of ``tenant`` may ask. The answer is the IAM's
+        JSON: ``{"active": false}`` or the token's claims with ``"active": true``.
+
+        Raises:
+            IamApiError: the IAM refused the question (bad client credentials,
+                unknown tenant).
+            InfrastructureError: the IAM could not be reached.
+        """
+        form = {"token": token}
+        if token_type_hint:
+            form["token_type_hint"] = token_type_hint
+        path = f"/realms/{tenant}/protocol/openid-connect/token/introspect"
+        body = await self._post_form(path, form, (client_id, client_secret))
+        if not isinstance(body.get("active"), bool):
+            raise IamApiError(200, "introspection answer lacks 'active'", body)
+        return body
+
     async def _token(
         self,
         tenant: str,
         form: dict[str, str],
         auth: tuple[str, str] | None = None,
     ) -> TokenSet:
+        body = await self._post_form(self.token_url(tenant), form, auth)
+        return TokenSet.from_response(body)
+
+    async def _post_form(
+        self, path: str, form: dict[str, str], auth: tuple[str, str] | None
+    ) -> dict[str, Any]:
+        """POST to a protocol endpoint; its JSON object, or ``IamApiError``."""
         try:
             response = await self._http.post(
-                self.token_url(tenant), data=form, auth=auth or httpx.USE_CLIENT_DEFAULT
+                path, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT
             )
         except httpx.HTTPError as exc:
             raise InfrastructureError(f"cannot reach {self.base_url}: {exc}") from exc
@@ -143,7 +178,7 @@ class IamClient:
         if response.status_code != 200 or not isinstance(body, dict):
             detail = body.get("error_description") if isinstance(body, dict) else None
             raise IamApiError(response.status_code, str(detail or response.text), body)
-        return TokenSet.from_response(body)
+        return body
 
     # --- API ----------------------------------------------------------------
 
@@ -200,6 +235,11 @@ class IamClient:
     async def rotate_keys(self, slug: str) -> dict[str, Any]:
         """Rotate a tenant's signing key."""
         path = f"/api/v1/tenants/{slug}/keys/rotate"
+        return dict(await self.request("POST", path))
+
+    async def purge_expired(self, slug: str) -> dict[str, int]:
+        """Delete a tenant's expired protocol state; rows deleted per kind."""
+        path = f"/api/v1/tenants/{slug}/purge-expired"
         return dict(await self.request("POST", path))
 
     async def audit(

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -15,7 +16,7 @@ from eaf.errors import AuthenticationError, DomainError
 from eaf.eventstore.postgres import PostgresEventStore
 from eaf.iam.adapters.mail import MailSender, Message
 from eaf.iam.adapters.passwords import Passwords, digest_secret, new_secret
-from eaf.iam.domain.rules import InvalidInputError, PasswordPolicy, is_uuid
+from eaf.iam.domain.rules import USERNAME, InvalidInputError, PasswordPolicy, is_uuid
 from eaf.iam.domain.user import PasswordChange, User
 from eaf.iam.oauth.store import revoke_subject_tokens
 from eaf.iam.service import Principal
@@ -43,10 +44,20 @@ class InvalidResetTokenError(DomainError):
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    """``threshold`` failures within ``window_s`` lock the username for ``window_s``."""
+    """``threshold`` failures within ``window_s`` lock the username for ``window_s``.
+
+    ``address_threshold`` failures from one client address within the window
+    (whatever the usernames) block that address likewise; 0 turns that off.
+    """
 
     threshold: int = 5
     window_s: float = 300.0
+    address_threshold: int = 0
+
+
+# Failure counters of client addresses share the table with usernames' ones;
+# no valid username starts with "@", so the keys cannot collide.
+ADDRESS_KEY_PREFIX = "@address:"
 
 
 _RECORD_FAILURE = """
@@ -82,6 +93,7 @@ class CredentialService:
         lockout: LockoutPolicy,
         reset_ttl_s: int,
         reset_url_for: Callable[[str], str],
+        reset_interval_s: int = 60,
         snapshot_every: int = 50,
     ) -> None:
         self.db = db
@@ -92,23 +104,25 @@ class CredentialService:
         self.lockout = lockout
         self.reset_ttl_s = reset_ttl_s
         self.reset_url_for = reset_url_for
+        self.reset_interval_s = reset_interval_s
         self.users = Repository(store, User, snapshot_every)
 
-    async def authenticate(self, slug: str, username: str, password: str) -> Principal:
+    async def authenticate(
+        self, slug: str, username: str, password: str, client_ip: str | None = None
+    ) -> Principal:
         """The user behind ``username`` and ``password``, if they may log in.
 
         Raises:
-            AccountLockedError: too many recent failures for this username.
+            AccountLockedError: too many recent failures for this username or
+                from this client address.
             AuthenticationError: anything else; the reason is not revealed.
         """
         if await self.status_cache.status(slug) != "active":
             raise AuthenticationError(INVALID_LOGIN)
-        key = username.casefold()
+        key = username.casefold() if USERNAME.match(username) else None
+        address = self._address_key(client_ip)
         async with self.db.transaction(slug) as conn:
-            if await self._is_locked(conn, key):
-                raise AccountLockedError(
-                    "too many failed logins; try again later", tenant=slug
-                )
+            await self._refuse_if_locked(conn, slug, key, address)
             cur = await conn.execute(
                 "SELECT c.user_id, c.password_hash FROM iam_usernames u "
                 "JOIN iam_credentials c ON c.tenant_id = u.tenant_id "
@@ -119,14 +133,35 @@ class CredentialService:
         stored_hash = str(row["password_hash"]) if row else None
         is_valid = await asyncio.to_thread(self.passwords.verify, stored_hash, password)
         user_id = str(row["user_id"]) if row else None
-        if not is_valid or user_id is None:
-            await self._record_failure(slug, key, user_id)
+        if not is_valid or user_id is None or key is None:
+            if address is not None:
+                await self._record_address_failure(slug, address)
+            if key is not None:
+                await self._record_failure(slug, key, user_id)
             raise AuthenticationError(INVALID_LOGIN)
         user = await self.users.load(slug, user_id)
         if user is None or not user.is_active:
             raise AuthenticationError(INVALID_LOGIN)
         await self._after_success(slug, key, user_id, password, str(stored_hash))
         return Principal(slug, user.id, user.username, user.roles)
+
+    def _address_key(self, client_ip: str | None) -> str | None:
+        if not client_ip or self.lockout.address_threshold <= 0:
+            return None
+        return ADDRESS_KEY_PREFIX + client_ip
+
+    async def _refuse_if_locked(
+        self, conn: Connection, slug: str, key: str | None, address: str | None
+    ) -> None:
+        if address is not None and await self._is_locked(conn, address):
+            raise AccountLockedError(
+                "too many failed logins from this address; try again later",
+                tenant=slug,
+            )
+        if key is not None and await self._is_locked(conn, key):
+            raise AccountLockedError(
+                "too many failed logins; try again later", tenant=slug
+            )
 
     async def _is_locked(self, conn: Connection, key: str) -> bool:
         cur = await conn.execute(
@@ -137,18 +172,26 @@ class CredentialService:
         row = await cur.fetchone()
         return bool(row and row["is_locked"])
 
-    async def _record_failure(self, slug: str, key: str, user_id: str | None) -> None:
+    async def _count_failure(
+        self, slug: str, key: str, threshold: int
+    ) -> dict[str, Any] | None:
+        """Add a failure to ``key``'s counter; its failures and lock."""
         window = timedelta(seconds=self.lockout.window_s)
         async with self.db.transaction(slug) as conn:
             cur = await conn.execute(
                 _RECORD_FAILURE,
-                {
-                    "username": key,
-                    "threshold": self.lockout.threshold,
-                    "window": window,
-                },
+                {"username": key, "threshold": threshold, "window": window},
             )
-            row = await cur.fetchone()
+            return await cur.fetchone()
+
+    async def _record_address_failure(self, slug: str, address: str) -> None:
+        threshold = self.lockout.address_threshold
+        row = await self._count_failure(slug, address, threshold)
+        if row is not None and row["failures"] == threshold:
+            log.warning("iam.login_address_blocked", failures=row["failures"])
+
+    async def _record_failure(self, slug: str, key: str, user_id: str | None) -> None:
+        row = await self._count_failure(slug, key, self.lockout.threshold)
         if row is None or row["failures"] != self.lockout.threshold:
             return
         log.warning("iam.login_locked", failures=row["failures"])
@@ -237,7 +280,9 @@ class CredentialService:
         """Send a single-use reset link if such an active user exists.
 
         The caller learns nothing either way, so the answer cannot be used to
-        find out which accounts exist.
+        find out which accounts exist. A user gets at most one link per
+        ``reset_interval_s``; further requests are dropped just as silently,
+        so nobody can flood a mailbox through this endpoint.
         """
         if await self.status_cache.status(slug) != "active":
             return
@@ -250,6 +295,9 @@ class CredentialService:
         expires_at = datetime.now(UTC) + timedelta(seconds=self.reset_ttl_s)
         user.request_password_reset(expires_at)
         async with self.db.transaction(slug) as conn:
+            if await self._was_reset_sent_lately(conn, user.id):
+                log.info("iam.password_reset_throttled", user_id=user.id)
+                return
             await conn.execute(
                 "INSERT INTO iam_reset_tokens (tenant_id, token_hash, user_id, "
                 "expires_at) VALUES (current_setting('eaf.tenant_id'), %s, %s, %s)",
@@ -257,6 +305,20 @@ class CredentialService:
             )
             await self.users.save(slug, user, conn=conn)
         await self.mail.send(self._reset_message(slug, user, token, expires_at))
+
+    async def _was_reset_sent_lately(self, conn: Connection, user_id: str) -> bool:
+        # Locking the user's credentials row makes concurrent requests for one
+        # user queue here, so only the first of a burst sends a link.
+        await conn.execute(
+            "SELECT 1 FROM iam_credentials WHERE user_id = %s FOR UPDATE",
+            (user_id,),
+        )
+        cur = await conn.execute(
+            "SELECT 1 FROM iam_reset_tokens WHERE user_id = %s "
+            "AND created_at > clock_timestamp() - make_interval(secs => %s) LIMIT 1",
+            (user_id, self.reset_interval_s),
+        )
+        return await cur.fetchone() is not None
 
     def _reset_message(
         self, slug: str, user: User, token: str, expires_at: datetime

@@ -12,8 +12,11 @@ import jwt
 
 from eaf.context import ExecutionContext
 from eaf.db.pool import Database
+from eaf.eventstore.postgres import PostgresEventStore
 from eaf.iam.adapters.keys import ALGORITHM, KeyStore
 from eaf.iam.domain.rules import SLUG
+from eaf.iam.oauth.store import is_access_token_revoked
+from eaf.iam.principals import PrincipalDirectory
 from eaf.security.claims import (
     ACCESS_TOKEN_TYPE,
     AUDIENCE,
@@ -127,13 +130,15 @@ class TokenIssuer:
 
 
 class TenantStatusCache:
-    """Tenant status for token checks, cached briefly.
+    """Tenant status for logins and token checks, optionally cached.
 
-    Suspending a tenant invalidates its entry in this process at once; other
-    processes notice within ``ttl_s``.
+    With ``ttl_s`` 0 (the default) every check reads ``iam_tenants``, so a
+    suspension counts at once in every process. A positive ``ttl_s`` saves
+    that primary-key lookup at the price of other processes taking up to
+    ``ttl_s`` to notice; this process forgets its entry at once either way.
     """
 
-    def __init__(self, db: Database, ttl_s: float = 5.0) -> None:
+    def __init__(self, db: Database, ttl_s: float = 0.0) -> None:
         self.db = db
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[float, str | None]] = {}
@@ -151,7 +156,8 @@ class TenantStatusCache:
         if row is None:
             return None  # not cached: the tenant may be created any moment
         status = str(row["status"])
-        self._entries[slug] = (time.monotonic() + self.ttl_s, status)
+        if self.ttl_s > 0:
+            self._entries[slug] = (time.monotonic() + self.ttl_s, status)
         return status
 
     def invalidate(self, slug: str) -> None:
@@ -160,7 +166,12 @@ class TenantStatusCache:
 
 
 class TokenVerifier:
-    """Verifies tokens against the tenant's own keys and current status."""
+    """Verifies tokens against the tenant's keys and the IAM's current state.
+
+    Besides signature and claims, a token must belong to an active tenant,
+    must not have been revoked, and its user or service account must still be
+    active: each of these counts from the moment it is committed.
+    """
 
     def __init__(
         self,
@@ -168,11 +179,15 @@ class TokenVerifier:
         issuer_for: Callable[[str], str],
         tenant_status: TenantStatusCache | None = None,
         leeway_s: float = 30.0,
+        principals: PrincipalDirectory | None = None,
     ) -> None:
         self.keys = keys
         self.issuer_for = issuer_for
         self.tenant_status = tenant_status or TenantStatusCache(keys.db)
         self.leeway_s = leeway_s
+        self.principals = principals or PrincipalDirectory(
+            keys.db, PostgresEventStore(keys.db)
+        )
 
     async def verify(self, token: str) -> ExecutionContext:
         """The caller's context; raises ``InvalidTokenError`` for any bad token."""
@@ -180,21 +195,30 @@ class TokenVerifier:
         return context_from_claims(claims)
 
     async def verify_claims(self, token: str) -> dict[str, Any]:
-        """The verified claims of an access token of an active tenant."""
+        """The verified claims of a live access token of an active tenant."""
+        claims = await self.verify_signature(token)
+        tenant_id = str(claims["tenant"])
+        if await self.tenant_status.status(tenant_id) != "active":
+            raise InvalidTokenError(f"tenant {tenant_id!r} is not active")
+        if await is_access_token_revoked(self.keys.db, tenant_id, str(claims["jti"])):
+            raise InvalidTokenError("token was revoked")
+        if not await self.principals.is_active(tenant_id, str(claims["sub"])):
+            raise InvalidTokenError("the token's subject is no longer active")
+        return claims
+
+    async def verify_signature(self, token: str) -> dict[str, Any]:
+        """The claims of a token its tenant signed, unexpired; nothing more."""
         header, unverified = read_unverified(token)
         tenant_id = unverified.get("tenant")
         if not isinstance(tenant_id, str) or not SLUG.match(tenant_id):
             raise InvalidTokenError("token names no valid tenant")
         jwk = await self._find_key(tenant_id, header["kid"])
-        claims = decode_claims(
+        return decode_claims(
             token,
             rsa_key_from_jwk(jwk),
             issuer=self.issuer_for(tenant_id),
             leeway_s=self.leeway_s,
         )
-        if await self.tenant_status.status(tenant_id) != "active":
-            raise InvalidTokenError(f"tenant {tenant_id!r} is not active")
-        return claims
 
     async def _find_key(self, tenant_id: str, kid: object) -> dict[str, Any]:
         for attempt in range(2):

@@ -15,6 +15,7 @@ from eaf.iam.credentials import CredentialService, LockoutPolicy
 from eaf.iam.domain.rules import PasswordPolicy
 from eaf.iam.oauth.grants import OAuthServer
 from eaf.iam.oauth.introspection import TokenInspector
+from eaf.iam.purge import PurgePolicy
 from eaf.iam.tenants import TenantService
 from eaf.iam.tokens import TenantStatusCache, TokenIssuer, TokenVerifier
 from eaf.iam.users import UserService
@@ -49,6 +50,7 @@ class IamServices:
     oauth: OAuthServer
     inspector: TokenInspector
     mail: MailSender
+    purge_policy: PurgePolicy
 
 
 def build_iam_services(
@@ -79,9 +81,12 @@ def build_iam_services(
         passwords=passwords,
         policy=password_policy_from(settings),
         lockout=LockoutPolicy(
-            settings.login_lockout_threshold, settings.login_lockout_window_s
+            settings.login_lockout_threshold,
+            settings.login_lockout_window_s,
+            settings.login_address_threshold,
         ),
         reset_ttl_s=settings.password_reset_ttl_s,
+        reset_interval_s=settings.password_reset_interval_s,
         reset_url_for=lambda slug: f"{issuer_for(slug)}/reset-password",
         snapshot_every=every,
     )
@@ -109,8 +114,13 @@ def build_iam_services(
         credentials=credentials,
         access=access,
         oauth=oauth,
-        inspector=TokenInspector(db, store, verifier, oauth, access, every),
+        inspector=TokenInspector(db, store, verifier, oauth, every),
         mail=mail,
+        purge_policy=PurgePolicy(
+            revocation_slack_s=verifier.leeway_s + KEY_PUBLISH_SLACK_S,
+            reset_interval_s=settings.password_reset_interval_s,
+            lockout_window_s=settings.login_lockout_window_s,
+        ),
     )
 
 

@@ -11,11 +11,13 @@ from eaf.security.fastapi import (
     requires_permission,
     requires_role,
 )
+from eaf.security.introspection import IntrospectingTokenVerifier
 from eaf.security.jwks import JwksCache
 from eaf.security.verifier import RemoteTokenVerifier, TokenVerifier
 
 __all__ = [
     "AUDIENCE",
+    "IntrospectingTokenVerifier",
     "InvalidTokenError",
     "JwksCache",
     "Principal",

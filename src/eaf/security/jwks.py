@@ -19,7 +19,10 @@ log = structlog.get_logger(__name__)
 @dataclass
 class _KeySet:
     keys: dict[str, RSAPublicKey]
-    fetched_at: float
+    fetched_at: float = float("-inf")
+    """When the last successful fetch began; the set is fresh for ``ttl_s``."""
+    attempted_at: float = float("-inf")
+    """When the last fetch, successful or not, began."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -27,10 +30,12 @@ class JwksCache:
     """Public keys by JWKS URL and key id.
 
     A key set is kept for ``ttl_s``. A token signed with a key id the cached set
-    lacks (the issuer rotated its keys) triggers one refetch, but no more often
-    than every ``min_refetch_s`` per URL, so a flood of made-up key ids cannot
-    turn into a flood of requests to the issuer. When the issuer cannot be
-    reached, a stale set keeps serving the keys it has.
+    lacks (the issuer rotated its keys) triggers a refetch, but no more often
+    than every ``min_refetch_s`` per URL: inside that interval the request
+    waits until it ends, then one refetch serves every request that waited, so
+    a flood of made-up key ids cannot turn into a flood of requests to the
+    issuer, while a key published a moment ago is still found. When the issuer
+    cannot be reached, a stale set keeps serving the keys it has.
     """
 
     def __init__(
@@ -53,37 +58,46 @@ class JwksCache:
             InvalidTokenError: the issuer does not publish ``kid``.
             InfrastructureError: the key set could not be fetched at all.
         """
+        asked_at = time.monotonic()
         entry = self._sets.get(url)
-        now = time.monotonic()
         if (
             entry is not None
             and kid in entry.keys
-            and now - entry.fetched_at < self.ttl_s
+            and asked_at - entry.fetched_at < self.ttl_s
         ):
             return entry.keys[kid]
-        entry = await self._refresh(url, kid)
+        entry = await self._refresh(url, kid, asked_at)
         found = entry.keys.get(kid)
-        if found is None:
-            raise InvalidTokenError("token signed with an unknown key")
-        return found
+        if found is not None:
+            return found
+        if entry.fetched_at == float("-inf"):
+            raise InfrastructureError(f"cannot fetch JWKS from {url}")
+        raise InvalidTokenError("token signed with an unknown key")
 
-    async def _refresh(self, url: str, kid: str) -> _KeySet:
-        entry = self._sets.setdefault(url, _KeySet({}, float("-inf")))
+    async def _refresh(self, url: str, kid: str, asked_at: float) -> _KeySet:
+        entry = self._sets.setdefault(url, _KeySet({}))
         async with entry.lock:
-            age = time.monotonic() - entry.fetched_at
-            is_fresh = age < self.ttl_s
-            if kid in entry.keys and is_fresh:
-                return entry  # another task refreshed while we waited
-            if age < self.min_refetch_s:
+            if entry.attempted_at >= asked_at:
+                return entry  # a fetch begun after we asked has answered
+            now = time.monotonic()
+            since_attempt = now - entry.attempted_at
+            is_known = kid in entry.keys
+            if is_known and now - entry.fetched_at < self.ttl_s:
                 return entry
+            if since_attempt < self.min_refetch_s:
+                if is_known:
+                    return entry  # stale but known: serve it, refetch later
+                await asyncio.sleep(self.min_refetch_s - since_attempt)
+            entry.attempted_at = time.monotonic()
             try:
                 entry.keys = await self._fetch(url)
             except InfrastructureError:
                 if not entry.keys:
                     raise
-                log.warning("security.jwks_stale", url=url, age_s=round(age, 1))
+                age_s = round(entry.attempted_at - entry.fetched_at, 1)
+                log.warning("security.jwks_stale", url=url, age_s=age_s)
                 return entry
-            entry.fetched_at = time.monotonic()
+            entry.fetched_at = entry.attempted_at
             return entry
 
     async def _fetch(self, url: str) -> dict[str, RSAPublicKey]:

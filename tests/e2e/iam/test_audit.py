@@ -53,6 +53,30 @@ async def test_filters_by_actor_type_and_time(site: Site) -> None:
     assert future["items"] == past["items"] == []
 
 
+async def test_time_filters_return_the_items_in_range(site: Site) -> None:
+    slug = await site.new_tenant("audit")
+    await site.tenant_admin(slug)
+    await site.new_user(slug)
+    items = (await audit(site, slug))["items"]
+    first, middle, last = (item["time"] for item in items)
+    hour = timedelta(hours=1)
+    now = datetime.now(UTC)
+
+    around = await audit(
+        site, slug, since=(now - hour).isoformat(), until=(now + hour).isoformat()
+    )
+    from_middle = await audit(site, slug, since=middle)
+    before_middle = await audit(site, slug, until=middle)
+    between = await audit(site, slug, since=first, until=last)
+
+    times = [datetime.fromisoformat(item["time"]) for item in items]
+    assert times[0] < times[1] < times[2]
+    assert around["items"] == items
+    assert from_middle["items"] == items[1:]
+    assert before_middle["items"] == items[:1]
+    assert between["items"] == items[:2]
+
+
 async def test_pages_follow_the_cursor(site: Site) -> None:
     slug = await site.new_tenant("audit")
     for _ in range(4):

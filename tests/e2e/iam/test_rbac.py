@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -211,7 +212,8 @@ async def test_actor_context_reaches_event_metadata_and_nats_headers(
 
 async def published_headers(site: Site, subject: str) -> dict[str, str]:
     bus = site.platform.bus
-    for _ in range(100):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
             message = await bus.js.get_last_msg(bus.stream_name, subject)
         except Exception:  # noqa: BLE001 - not published yet

@@ -120,10 +120,13 @@ async def authorize_login(slug: str, request: Request) -> Response:
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     services = services_of(request)
     context = ExecutionContext(tenant_id=slug, actor="system:login", actor_tenant=slug)
+    client_ip = request.client.host if request.client else None
     try:
         principal = await run_command(
             context,
-            lambda: services.credentials.authenticate(slug, username, password),
+            lambda: services.credentials.authenticate(
+                slug, username, password, client_ip
+            ),
             retries=0,
         )
     except AuthenticationError as exc:

@@ -211,9 +211,10 @@ async def jwks(slug: str, request: Request) -> JSONResponse:
 async def token(slug: str, request: Request) -> Response:
     oauth = services_of(request).oauth
     authorization = request.headers.get("authorization")
+    client_ip = request.client.host if request.client else None
 
     async def answer(form: dict[str, str]) -> JSONResponse:
-        body = await oauth.token(slug, form, authorization)
+        body = await oauth.token(slug, form, authorization, client_ip)
         return JSONResponse(body, headers=NO_STORE)
 
     response: Response = await _protocol_call(request, slug, answer)

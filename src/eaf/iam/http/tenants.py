@@ -23,6 +23,7 @@ from eaf.iam.http._common import (
     run_in,
     services_of,
 )
+from eaf.iam.purge import purge_tenant
 
 router = APIRouter(tags=["tenants"], responses=problem_responses())
 
@@ -202,3 +203,26 @@ async def audit(
         limit=limit,
     )
     return await audit_page(platform_of(request).db, slug, query)
+
+
+class PurgeOut(BaseModel):
+    """Rows deleted, per kind of protocol state."""
+
+    refresh_tokens: int
+    authorization_codes: int
+    reset_tokens: int
+    revoked_tokens: int
+    login_failures: int
+
+
+@router.post(
+    "/api/v1/tenants/{slug}/purge-expired",
+    response_model=PurgeOut,
+    summary="Delete a tenant's expired tokens, codes and counters (superadmin)",
+)
+async def purge_expired(slug: str, caller: Caller, request: Request) -> Any:
+    require_superadmin(caller, platform_of(request).platform_tenant)
+    services = services_of(request)
+    await services.tenants.get(slug)
+    counts = await purge_tenant(platform_of(request).db, slug, services.purge_policy)
+    return {table.removeprefix("iam_"): count for table, count in counts.items()}

@@ -153,7 +153,11 @@ class OAuthServer:
         self.users = Repository(store_, User, snapshot_every)
 
     async def token(
-        self, slug: str, form: dict[str, str], authorization: str | None
+        self,
+        slug: str,
+        form: dict[str, str],
+        authorization: str | None,
+        client_ip: str | None = None,
     ) -> dict[str, Any]:
         """The token response for a form-encoded token request.
 
@@ -163,7 +167,7 @@ class OAuthServer:
         grant_type = form.get("grant_type")
         client = client_credentials_of(form, authorization)
         if grant_type == "password":
-            return await self._password(slug, form, client)
+            return await self._password(slug, form, client, client_ip)
         if grant_type == "client_credentials":
             return await self._client_credentials(slug, form, client)
         if grant_type == "refresh_token":
@@ -199,7 +203,11 @@ class OAuthServer:
         return account
 
     async def _password(
-        self, slug: str, form: dict[str, str], client: ClientCredentials
+        self,
+        slug: str,
+        form: dict[str, str],
+        client: ClientCredentials,
+        client_ip: str | None,
     ) -> dict[str, Any]:
         if await self.public_client(slug, client) != CLI_CLIENT_ID:
             raise UnauthorizedClientError("only eaf-cli may use the password grant")
@@ -208,7 +216,9 @@ class OAuthServer:
             raise InvalidRequestError("username and password are required")
         scope = checked_scope(form.get("scope"))
         try:
-            principal = await self.credentials.authenticate(slug, username, password)
+            principal = await self.credentials.authenticate(
+                slug, username, password, client_ip
+            )
         except AccountLockedError as exc:
             raise InvalidGrantError(exc.detail) from None
         except AuthenticationError:

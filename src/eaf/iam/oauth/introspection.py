@@ -9,7 +9,6 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from eaf.application.repository import Repository
 from eaf.db.pool import Database
 from eaf.eventstore.postgres import PostgresEventStore
-from eaf.iam.access import SERVICE_ACCOUNT_SUBJECT, AccessService
 from eaf.iam.domain.rules import is_uuid
 from eaf.iam.domain.user import User
 from eaf.iam.oauth import store
@@ -52,13 +51,11 @@ class TokenInspector:
         store_: PostgresEventStore,
         verifier: TokenVerifier,
         oauth: OAuthServer,
-        access: AccessService,
         snapshot_every: int = 50,
     ) -> None:
         self.db = db
         self.verifier = verifier
         self.oauth = oauth
-        self.access = access
         self.users = Repository(store_, User, snapshot_every)
 
     async def introspect(
@@ -91,27 +88,14 @@ class TokenInspector:
             claims = await self.verifier.verify_claims(token)
         except InvalidTokenError:
             return None
-        if claims.get("tenant") != slug:
-            return None
-        if await store.is_access_token_revoked(self.db, slug, str(claims["jti"])):
-            return None
-        if not await self._is_principal_active(slug, str(claims["sub"])):
-            return None
-        return claims
-
-    async def _is_principal_active(self, slug: str, subject: str) -> bool:
-        if subject.startswith(SERVICE_ACCOUNT_SUBJECT):
-            account_id = subject.removeprefix(SERVICE_ACCOUNT_SUBJECT)
-            return await self.access.service_account_is_active(slug, account_id)
-        user = await self.users.load(slug, subject) if is_uuid(subject) else None
-        return user is not None and user.is_active
+        return claims if claims.get("tenant") == slug else None
 
     async def _refresh_token(self, slug: str, token: str) -> dict[str, Any] | None:
         found = await store.find_refresh_token(self.db, slug, token)
         if found is None or not found[1]:
             return None
         record, _, expires_at = found
-        if not await self._is_principal_active(slug, record.subject):
+        if not await self.verifier.principals.is_active(slug, record.subject):
             return None
         return {
             "active": True,
@@ -144,8 +128,10 @@ class TokenInspector:
                 await store.revoke_family(conn, found[0].family_id)
 
     async def _revoke_access(self, slug: str, token: str, client_id: str) -> None:
+        # Only the signature counts: a token of a deactivated user or a
+        # suspended tenant must stay revoked if either comes back.
         try:
-            claims = await self.verifier.verify_claims(token)
+            claims = await self.verifier.verify_signature(token)
         except InvalidTokenError:
             return  # expired or invalid already: nothing left to revoke
         if claims.get("tenant") == slug and claims.get("client_id") == client_id:
