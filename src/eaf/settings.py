@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         description="At most one reset mail per user within this time; more "
         "requests are accepted but send nothing.",
     )
+    iam_purge_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the process running the relay deletes expired "
+        "tokens, codes, revocations and failure counters; 0 turns it off.",
+    )
     tenant_status_cache_s: float = Field(
         default=0.0,
         ge=0,

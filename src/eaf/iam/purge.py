@@ -7,6 +7,8 @@ only grow. Each row goes only once nothing can depend on it any more.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -14,9 +16,6 @@ import structlog
 from eaf.db.pool import Database
 
 log = structlog.get_logger(__name__)
-
-# TODO: run the purge from a periodic task of the IAM service; until then
-# operators schedule `eaf tenants purge-expired` (cron, systemd timer).
 
 
 @dataclass(frozen=True)
@@ -80,3 +79,28 @@ async def purge_tenant(db: Database, slug: str, policy: PurgePolicy) -> dict[str
             counts[table] = cur.rowcount
     log.info("iam.expired_state_purged", slug=slug, deleted=sum(counts.values()))
     return counts
+
+
+async def purge_periodically(
+    db: Database,
+    tenants: Callable[[], Awaitable[list[str]]],
+    policy: PurgePolicy,
+    interval_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """Purge every tenant each ``interval_s`` until ``stop`` is set.
+
+    Runs beside the relay, so one process per site does it; a failed round is
+    logged and the next one tries again.
+    """
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            return
+        except TimeoutError:
+            pass
+        try:
+            for slug in await tenants():
+                await purge_tenant(db, slug, policy)
+        except Exception:  # noqa: BLE001 - keep the schedule alive
+            log.exception("iam.purge_failed")

@@ -16,6 +16,7 @@ from eaf.eventstore.postgres import PostgresEventStore
 from eaf.iam.adapters.keys import KeyStore
 from eaf.iam.adapters.mail import MailSender
 from eaf.iam.projections import UsersProjection
+from eaf.iam.purge import purge_periodically
 from eaf.iam.service import IamService
 from eaf.iam.tokens import TokenIssuer, TokenVerifier
 from eaf.iam.wiring import (
@@ -135,10 +136,25 @@ class Platform:
         if self.options.run_relay:
             self._relay_task = asyncio.create_task(self.relay.run(self._stop))
             self._tasks.append(self._relay_task)
+        if self.options.run_relay and self.settings.iam_purge_interval_s > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    purge_periodically(
+                        self.db,
+                        self._tenant_slugs,
+                        self.iam_services.purge_policy,
+                        self.settings.iam_purge_interval_s,
+                        self._stop,
+                    )
+                )
+            )
         if self.options.run_projections:
             for runner in self.runners:
                 self._tasks.append(asyncio.create_task(runner.run(self._stop)))
         log.info("platform.started", tasks=len(self._tasks))
+
+    async def _tenant_slugs(self) -> list[str]:
+        return [str(row["slug"]) for row in await self.iam.list_tenants()]
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
