@@ -7,7 +7,7 @@
 set -euo pipefail
 
 DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-APT_PACKAGES=(podman buildah runc netavark aardvark-dns debootstrap uidmap slirp4netns
+APT_PACKAGES=(podman buildah runc netavark aardvark-dns iptables debootstrap uidmap slirp4netns
               fuse-overlayfs ca-certificates python3-venv)
 
 log() { printf '[setup-host] %s\n' "$*"; }

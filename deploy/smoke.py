@@ -12,6 +12,9 @@ Python 3.10+, inside CI and next to a customer's installation.
     smoke.py version --url URL [--expect VERSION]
     smoke.py watch --url URL --stop-file F [--max-failed N]
 
+probe and check also read Licensing's published key set
+(GET /api/v1/licensing/keys); watch asks IAM and Licensing in turn.
+
 The admin password comes from --admin-password-file or the variable
 EAF_SMOKE_ADMIN_PASSWORD; for an https entry signed by the site's own CA, give
 --ca-file or EAF_SMOKE_CA_FILE. Every command exits 0 on success and 1 with a
@@ -35,6 +38,11 @@ from pathlib import Path
 from typing import Any
 
 CLIENT_ID = "eaf-cli"
+VERSION_PATH = "/api/v1/version"
+LICENSING_KEYS_PATH = "/api/v1/licensing/keys"
+# The entry sends these to different backends (IAM, Licensing): watching
+# both covers a rolling replacement of either.
+WATCHED_PATHS = (VERSION_PATH, LICENSING_KEYS_PATH)
 TRANSIENT_STATUSES = {0, 502, 503, 504}
 
 
@@ -48,6 +56,7 @@ class Reply:
 
     status: int
     body: Any
+    error: str = ""
 
 
 class Entry:
@@ -92,8 +101,10 @@ class Entry:
                 return Reply(response.status, _decode(response.read()))
         except urllib.error.HTTPError as exc:
             return Reply(exc.code, _decode(exc.read()))
-        except (urllib.error.URLError, TimeoutError, ConnectionError):
-            return Reply(0, None)
+        except urllib.error.URLError as exc:
+            return Reply(0, None, error=str(exc.reason))
+        except (TimeoutError, ConnectionError) as exc:
+            return Reply(0, None, error=f"{type(exc).__name__}: {exc}")
 
     def expect(self, method: str, path: str, *statuses: int, **kwargs: Any) -> Any:
         reply = self.request(method, path, **kwargs)
@@ -179,6 +190,15 @@ def wait_for_users(
         time.sleep(1)
 
 
+def check_licensing_keys(entry: Entry) -> int:
+    """Licensing answers its published key set; return how many keys it holds."""
+    body = entry.expect("GET", LICENSING_KEYS_PATH, 200)
+    keys = body.get("keys") if isinstance(body, dict) else None
+    if not isinstance(keys, list):
+        raise SmokeError(f"GET {LICENSING_KEYS_PATH}: no keys list in {body!r}")
+    return len(keys)
+
+
 def new_tenant(entry: Entry, prefix: str) -> str:
     slug = f"{prefix}-{uuid.uuid4().hex[:8]}"
     entry.expect(
@@ -191,18 +211,22 @@ def new_tenant(entry: Entry, prefix: str) -> str:
 
 
 def run_probe(args: argparse.Namespace) -> dict[str, Any]:
-    """Health, readiness, version and an admin token; writes nothing."""
+    """Health, readiness, version, Licensing's key set and an admin token.
+
+    Writes nothing.
+    """
     entry = Entry(args.url, ca_file=args.ca_file)
     wait_ready(entry, args.ready_timeout)
     entry.expect("GET", "/healthz", 200)
     version = run_version(args)
+    license_keys = check_licensing_keys(entry)
     admin_entry(args)
-    return {"version": version}
+    return {"version": version, "license_keys": license_keys}
 
 
 def run_check(args: argparse.Namespace) -> dict[str, Any]:
     """The probe, then tenant and user creation and the user's own token."""
-    version = run_probe(args)["version"]
+    probe = run_probe(args)
     admin = admin_entry(args)
     tenant = new_tenant(admin, "smoke")
     username, password = "smoke-user", uuid.uuid4().hex
@@ -213,7 +237,7 @@ def run_check(args: argparse.Namespace) -> dict[str, Any]:
     missing = wait_for_users(admin, tenant, {username}, args.consistency_timeout)
     if missing:
         raise SmokeError(f"user {username} not listed in tenant {tenant}")
-    return {"version": version, "tenant": tenant, "user": username}
+    return {**probe, "tenant": tenant, "user": username}
 
 
 def run_seed(args: argparse.Namespace) -> dict[str, Any]:
@@ -306,35 +330,65 @@ def create_until_acknowledged(
 
 
 def run_watch(args: argparse.Namespace) -> dict[str, Any]:
-    """Ask for the version twice a second until the stop file appears.
+    """Ask IAM and Licensing in turn, twice a second, until the stop file appears.
 
-    Counts the answers by status and the versions seen: how available the
-    entry stayed during an upgrade or rollback. Fails only past --max-failed.
+    Counts the answers by path and status and the versions seen: how
+    available the entry stayed during an upgrade or rollback. A request
+    without a 200 answer within the timeout counts as failed. Fails past
+    --max-failed.
     """
-    entry = Entry(args.url, timeout_s=3.0, ca_file=args.ca_file)
+    entry = Entry(args.url, timeout_s=10.0, ca_file=args.ca_file)
     stop_file = Path(args.stop_file) if args.stop_file else None
     deadline = time.monotonic() + args.max_seconds
-    statuses: dict[str, int] = {}
+    by_path: dict[str, dict[str, int]] = {path: {} for path in WATCHED_PATHS}
     versions: set[str] = set()
+    # When and how the first failures failed, to tell the entry's answers
+    # (HTTP 5xx) from connections that never reached it (status 0).
+    failures: list[str] = []
+    started = time.monotonic()
+    turn = 0
     while time.monotonic() < deadline and not (stop_file and stop_file.exists()):
-        reply = entry.request("GET", "/api/v1/version")
+        path = WATCHED_PATHS[turn % len(WATCHED_PATHS)]
+        turn += 1
+        reply = entry.request("GET", path)
+        statuses = by_path[path]
         statuses[str(reply.status)] = statuses.get(str(reply.status), 0) + 1
-        if reply.status == 200 and isinstance(reply.body, dict):
-            versions.add(str(reply.body.get("version")))
+        if reply.status != 200 and len(failures) < 10:
+            offset_s = time.monotonic() - started
+            failures.append(
+                f"+{offset_s:.1f}s {path} {reply.status} {reply.error}".rstrip()
+            )
+        if path == VERSION_PATH and reply.status == 200:
+            body = reply.body if isinstance(reply.body, dict) else {}
+            versions.add(str(body.get("version")))
         time.sleep(0.5)
-    failed = sum(count for status, count in statuses.items() if status != "200")
-    result = {"by_status": statuses, "failed": failed, "versions": sorted(versions)}
+    failed = sum(
+        count
+        for statuses in by_path.values()
+        for status, count in statuses.items()
+        if status != "200"
+    )
+    result = {
+        "by_path": by_path,
+        "requests": turn,
+        "failed": failed,
+        "failures": failures,
+        "versions": sorted(versions),
+    }
     if args.max_failed is not None and failed > args.max_failed:
-        raise SmokeError(f"{failed} failed requests: {json.dumps(result)}")
+        raise SmokeError(
+            f"{failed} failed requests (at most {args.max_failed} allowed): "
+            f"{json.dumps(result)}"
+        )
     return result
 
 
 def run_version(args: argparse.Namespace) -> dict[str, Any]:
     entry = Entry(args.url, ca_file=args.ca_file)
     wait_ready(entry, args.ready_timeout)
-    body = entry.expect("GET", "/api/v1/version", 200)
+    body = entry.expect("GET", VERSION_PATH, 200)
     if not isinstance(body, dict):
-        raise SmokeError(f"/api/v1/version: not a JSON object: {body!r}")
+        raise SmokeError(f"{VERSION_PATH}: not a JSON object: {body!r}")
     if args.expect and body.get("version") != args.expect:
         raise SmokeError(
             f"serving version {body.get('version')!r}, not {args.expect!r}"
