@@ -7,9 +7,10 @@ event envelope as JSON, and headers carry ids that consumers restore into contex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import re
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,11 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from eaf.bus.errors import BusError
+from eaf.bus.errors import BusError, StreamMissingError
 from eaf.eventstore.model import RecordedEvent
+from eaf.eventstore.names import is_subject_token
 
 log = structlog.get_logger(__name__)
-
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 HEADER_POSITION = "Eaf-Position"
 HEADER_TENANT = "Eaf-Tenant"
@@ -40,9 +40,20 @@ HEADER_PERMISSIONS = "Eaf-Actor-Permissions"
 def subject_for(prefix: str, event: RecordedEvent) -> str:
     tokens = (event.tenant_id, event.context_name, event.event_type)
     for token in tokens:
-        if not _TOKEN.match(token):
+        if not is_subject_token(token):
             raise BusError(f"{token!r} cannot be a NATS subject token")
     return ".".join((prefix, *tokens))
+
+
+@contextlib.contextmanager
+def _bus_errors(action: str) -> Iterator[None]:
+    """Turn any NATS failure inside the block into a ``BusError``."""
+    try:
+        yield
+    except BusError:
+        raise
+    except Exception as exc:
+        raise BusError(f"{action} failed: {exc!r}") from exc
 
 
 def headers_for(event: RecordedEvent) -> dict[str, str]:
@@ -173,7 +184,7 @@ class NatsBus:
             num_replicas=self.replicas,
             duplicate_window=self.duplicate_window_s,
         )
-        try:
+        with _bus_errors(f"setting up stream {self.stream_name}"):
             try:
                 await self.js.stream_info(self.stream_name)
             except NotFoundError:
@@ -181,10 +192,6 @@ class NatsBus:
                 log.info("bus.stream_created", stream=self.stream_name)
                 return
             await self.js.update_stream(config)
-        except BusError:
-            raise
-        except Exception as exc:
-            raise BusError(f"cannot set up stream {self.stream_name}: {exc}") from exc
 
     async def is_ready(self) -> bool:
         if not self.is_connected:
@@ -196,15 +203,24 @@ class NatsBus:
         return True
 
     async def last_published(self) -> tuple[int, int]:
-        """Position of the newest event in the stream and the stream's last sequence."""
-        info = await self.js.stream_info(self.stream_name)
-        last_seq = int(info.state.last_seq or 0)
-        if not last_seq:
-            return 0, 0
-        try:
-            msg = await self.js.get_msg(self.stream_name, seq=last_seq)
-        except NotFoundError:
-            return 0, last_seq
+        """Position of the newest event in the stream and the stream's last sequence.
+
+        Raises:
+            StreamMissingError: the stream does not exist (any more).
+            BusError: NATS or JetStream did not answer.
+        """
+        with _bus_errors(f"reading the state of stream {self.stream_name}"):
+            try:
+                info = await self.js.stream_info(self.stream_name)
+            except NotFoundError as exc:
+                raise StreamMissingError(self.stream_name) from exc
+            last_seq = int(info.state.last_seq or 0)
+            if not last_seq:
+                return 0, 0
+            try:
+                msg = await self.js.get_msg(self.stream_name, seq=last_seq)
+            except NotFoundError:
+                return 0, last_seq
         headers = msg.headers or {}
         return int(headers.get(HEADER_POSITION, "0")), last_seq
 
@@ -223,25 +239,22 @@ class NatsBus:
         """
         futures: list[asyncio.Future[Any]] = []
         try:
-            for offset, event in enumerate(events):
-                headers = headers_for(event)
-                headers["Nats-Expected-Last-Sequence"] = str(last_seq + offset)
-                futures.append(
-                    await self.js.publish_async(
-                        subject_for(self.subject_prefix, event),
-                        encode_event(event),
-                        headers=headers,
-                        stream=self.stream_name,
+            with _bus_errors(f"publishing to {self.stream_name}"):
+                for offset, event in enumerate(events):
+                    headers = headers_for(event)
+                    headers["Nats-Expected-Last-Sequence"] = str(last_seq + offset)
+                    futures.append(
+                        await self.js.publish_async(
+                            subject_for(self.subject_prefix, event),
+                            encode_event(event),
+                            headers=headers,
+                            stream=self.stream_name,
+                        )
                     )
-                )
-            acks = [
-                await asyncio.wait_for(future, timeout=ack_timeout_s)
-                for future in futures
-            ]
-        except BusError:
-            raise
-        except Exception as exc:
-            raise BusError(f"publish to {self.stream_name} failed: {exc!r}") from exc
+                acks = [
+                    await asyncio.wait_for(future, timeout=ack_timeout_s)
+                    for future in futures
+                ]
         finally:
             for future in futures:
                 if not future.done():

@@ -16,7 +16,7 @@ import structlog
 from prometheus_client import Counter, Gauge
 from psycopg.rows import dict_row
 
-from eaf.bus.errors import BusError
+from eaf.bus.errors import BusError, StreamMissingError
 from eaf.bus.nats import NatsBus
 from eaf.db.pool import Connection
 from eaf.eventstore.postgres import APPENDED_CHANNEL, PostgresEventStore
@@ -27,6 +27,9 @@ RELAY_LOCK_KEY = 0x4541465F52454C59  # "EAF_RELY"
 
 PUBLISHED = Counter("eaf_relay_published_events", "Events the relay published")
 RELAY_POSITION = Gauge("eaf_relay_position", "Last position the relay published")
+RELAY_INTERRUPTIONS = Counter(
+    "eaf_relay_interruptions", "Times the relay lost a server and started over"
+)
 RELAY_ACTIVE = Gauge("eaf_relay_active", "1 while this process holds the relay lock")
 
 
@@ -55,6 +58,7 @@ class Relay:
         self.is_active = False
         self.is_healthy = False
         self.position = 0
+        self.last_error: str | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, recovering from server outages by itself."""
@@ -64,13 +68,21 @@ class Relay:
                 await self._hold_lock_and_publish(stop)
                 backoff_s = 0.2
             except (psycopg.Error, BusError, OSError) as exc:
-                self.is_healthy = False
+                self._interrupted(exc)
                 log.warning("relay.interrupted", error=str(exc), retry_in_s=backoff_s)
+            except Exception as exc:  # noqa: BLE001 - the relay must not die
+                self._interrupted(exc)
+                log.exception("relay.failed", error=repr(exc), retry_in_s=backoff_s)
             finally:
                 self._set_active(False)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=backoff_s)
             backoff_s = min(backoff_s * 2, 3.0)
+
+    def _interrupted(self, exc: Exception) -> None:
+        self.is_healthy = False
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        RELAY_INTERRUPTIONS.inc()
 
     def _set_active(self, active: bool) -> None:
         self.is_active = active
@@ -111,7 +123,7 @@ class Relay:
         checkpoint = int(row["position"]) if row else 0
         # The stream is the truth of what was published: after a crash between
         # publish and checkpoint, start behind the last event the stream holds.
-        stream_position, last_seq = await self.bus.last_published()
+        stream_position, last_seq = await self._last_published()
         if stream_position > checkpoint:
             log.info(
                 "relay.checkpoint_behind_stream",
@@ -123,6 +135,14 @@ class Relay:
         if checkpoint > 0 and last_seq == 0:
             log.warning("relay.stream_empty", checkpoint=checkpoint)
         return checkpoint, last_seq
+
+    async def _last_published(self) -> tuple[int, int]:
+        try:
+            return await self.bus.last_published()
+        except StreamMissingError:
+            log.warning("relay.stream_missing", stream=self.bus.stream_name)
+        await self.bus.ensure_stream()
+        return await self.bus.last_published()
 
     async def _wait_for_appends(self, conn: Connection) -> None:
         """Sleep until an append commits, or ``idle_wait_s`` passes.

@@ -13,6 +13,7 @@ from eaf.eventstore.model import (
     RecordedEvent,
     Snapshot,
 )
+from eaf.eventstore.names import InvalidNameError
 from eaf.eventstore.postgres import PostgresEventStore
 from eaf.eventstore.upcasting import UpcasterChain
 
@@ -21,6 +22,7 @@ __all__ = [
     "NO_STREAM",
     "ConcurrencyError",
     "EventStoreError",
+    "InvalidNameError",
     "NewEvent",
     "PostgresEventStore",
     "RecordedEvent",

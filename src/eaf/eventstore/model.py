@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from eaf.eventstore.names import context_of
+
 ANY_VERSION: int | None = None
 """Expected version that skips the optimistic concurrency check."""
 
@@ -44,7 +46,7 @@ class RecordedEvent:
     @property
     def context_name(self) -> str:
         """The bounded context the stream type belongs to (``iam.user`` -> ``iam``)."""
-        return self.stream_type.split(".", 1)[0]
+        return context_of(self.stream_type)
 
     def to_envelope(self) -> dict[str, Any]:
         """A JSON-ready form, used on the bus and in parked messages."""

@@ -18,6 +18,7 @@ from eaf.db.pool import Connection, Database
 from eaf.errors import InfrastructureError
 from eaf.eventstore.errors import ConcurrencyError, TenantRequiredError
 from eaf.eventstore.model import NewEvent, RecordedEvent, Snapshot
+from eaf.eventstore.names import check_names
 from eaf.eventstore.upcasting import UpcasterChain
 
 APPEND_LOCK_KEY = 0x4541465F41505044  # "EAF_APPD": one key for every append
@@ -30,11 +31,12 @@ _COLUMNS = (
 )
 _INSERT = (
     "INSERT INTO events (event_id, tenant_id, stream_id, stream_type, "
-    "stream_version, event_type, schema_version, payload, metadata) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-    "RETURNING position, event_id, tenant_id, stream_id, stream_type, "
-    "stream_version, event_type, schema_version, payload, metadata, recorded_at"
+    "stream_version, event_type, schema_version, payload, metadata) VALUES "
 )
+_INSERT_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_RETURNING = f" RETURNING {_COLUMNS}"
+# Well below the protocol's limit of 65535 parameters per statement.
+_ROWS_PER_INSERT = 1000
 
 
 def _to_recorded(row: dict[str, Any]) -> RecordedEvent:
@@ -53,6 +55,20 @@ def _to_recorded(row: dict[str, Any]) -> RecordedEvent:
     )
 
 
+async def _insert_rows(
+    conn: Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[RecordedEvent]:
+    # One plain statement rather than executemany: the pipeline executemany
+    # uses can leave the server without its idle-in-transaction timer.
+    values = ", ".join([_INSERT_ROW] * len(rows))
+    cur = await conn.execute(
+        _INSERT + values + _RETURNING,
+        [value for row in rows for value in row],
+    )
+    inserted = [_to_recorded(row) for row in await cur.fetchall()]
+    return sorted(inserted, key=lambda event: event.stream_version)
+
+
 class PostgresEventStore:
     """Append, read and snapshot event streams in one PostgreSQL database."""
 
@@ -61,10 +77,12 @@ class PostgresEventStore:
         db: Database,
         upcasters: UpcasterChain | None = None,
         batch_size: int = 500,
+        lock_idle_timeout_s: float = 60.0,
     ) -> None:
         self.db = db
         self.upcasters = upcasters or UpcasterChain()
         self.batch_size = batch_size
+        self.lock_idle_timeout_s = lock_idle_timeout_s
 
     async def append(
         self,
@@ -80,15 +98,19 @@ class PostgresEventStore:
 
         With ``conn``, the append joins the caller's transaction (which must be
         scoped to ``tenant_id``); call it last, just before the commit, since it
-        holds the append lock until then.
+        holds the append lock until then. A transaction left idle for longer
+        than ``lock_idle_timeout_s`` after the append is ended by the server
+        (0 turns this off).
 
         Raises:
             ConcurrencyError: the stream is not at ``expected_version``.
+            InvalidNameError: a name cannot be published on the bus.
         """
         if not tenant_id:
             raise TenantRequiredError("append needs a tenant id")
         if not events:
             return []
+        check_names(tenant_id, stream_type, (event.event_type for event in events))
         if conn is not None:
             return await self._append_in(
                 conn, tenant_id, stream_id, stream_type, events, expected_version
@@ -115,10 +137,16 @@ class PostgresEventStore:
         events: Sequence[NewEvent],
         expected_version: int | None,
     ) -> list[RecordedEvent]:
-        # The notification is delivered at commit and wakes an idle relay.
+        # Every writer waits for the append lock, so a transaction that takes
+        # it and then idles (a caller awaiting something else before its
+        # commit) would stall them all: the server ends such a session once
+        # the timeout passes. The notification is delivered at commit and
+        # wakes an idle relay.
+        idle_timeout_ms = str(max(int(self.lock_idle_timeout_s * 1000), 0))
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')",
-            (APPEND_LOCK_KEY, APPENDED_CHANNEL),
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, true), "
+            "pg_advisory_xact_lock(%s), pg_notify(%s, '')",
+            (idle_timeout_ms, APPEND_LOCK_KEY, APPENDED_CHANNEL),
         )
         current = await self._version_in(conn, tenant_id, stream_id)
         if expected_version is not None and current != expected_version:
@@ -139,14 +167,10 @@ class PostgresEventStore:
         ]
         recorded: list[RecordedEvent] = []
         try:
-            async with conn.cursor() as cur:
-                await cur.executemany(_INSERT, rows, returning=True)
-                while True:
-                    row = await cur.fetchone()
-                    if row is not None:
-                        recorded.append(_to_recorded(row))
-                    if not cur.nextset():
-                        break
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                recorded += await _insert_rows(
+                    conn, rows[start : start + _ROWS_PER_INSERT]
+                )
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_stream_version_key":
                 raise

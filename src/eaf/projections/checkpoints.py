@@ -54,9 +54,15 @@ async def park_event(
     event: RecordedEvent,
     error: str,
     attempts: int,
-) -> None:
-    """Set ``event`` aside with its error and move the checkpoint past it."""
-    await lock_checkpoint(conn, projection.checkpoint_name)
+) -> bool:
+    """Set ``event`` aside with its error and move the checkpoint past it.
+
+    Returns whether it was parked: an event the checkpoint already covers was
+    applied before, and is left alone.
+    """
+    checkpoint = await lock_checkpoint(conn, projection.checkpoint_name)
+    if event.position <= checkpoint:
+        return False
     await conn.execute(
         "INSERT INTO parked_messages (consumer, event_id, position, tenant_id, "
         "event_type, envelope, error, attempts) "
@@ -76,3 +82,4 @@ async def park_event(
         ),
     )
     await set_checkpoint(conn, projection.checkpoint_name, event.position)
+    return True

@@ -176,7 +176,8 @@ async def rebuild_projection(
     The live tables keep serving until the swap, which happens in one transaction
     that also holds the projection's checkpoint, so the live consumer pauses only
     for the last catch-up and continues from the rebuilt position.
-    Returns the position the rebuilt read model stands at.
+    Parked events up to that position count as settled, since the rebuild
+    applied them. Returns the position the rebuilt read model stands at.
     """
     async with await psycopg.AsyncConnection.connect(
         owner_dsn, row_factory=dict_row
@@ -206,8 +207,28 @@ async def rebuild_projection(
                 "WHERE name = %s",
                 (position, projection.checkpoint_name),
             )
-    log.info("projection.rebuilt", projection=projection.name, position=position)
+            resolved = await _resolve_parked(conn, projection, position)
+    log.info(
+        "projection.rebuilt",
+        projection=projection.name,
+        position=position,
+        parked_resolved=resolved,
+    )
     return position
+
+
+async def _resolve_parked(
+    conn: Connection, projection: Projection, position: int
+) -> int:
+    """Settle parked events the rebuild applied, so no replay applies them again."""
+    # TODO: record how each parked event was settled (replay or rebuild); the
+    # table has only replayed_at, which now stands for both.
+    cur = await conn.execute(
+        "UPDATE parked_messages SET replayed_at = now() "
+        "WHERE consumer = %s AND replayed_at IS NULL AND position <= %s",
+        (projection.name, position),
+    )
+    return cur.rowcount
 
 
 async def _head(conn: Connection) -> int:

@@ -4,6 +4,10 @@ Messages are handled one by one in stream order. A handler error is retried a
 bounded number of times, then the event is parked with its error and the
 consumer goes on. An infrastructure error (PostgreSQL down) is not the event's
 fault: the same message is retried until the server is back, never parked.
+
+A message that kills or hangs the process never raises at all; JetStream
+redelivers it once ``ack_wait`` passes. Its delivery count is the only trace,
+so a message delivered ``max_deliver`` times is parked without being applied.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ APPLIED = Counter("eaf_projection_applied_events", "Events applied", ["projectio
 PARKED = Counter("eaf_projection_parked_events", "Events parked", ["projection"])
 POSITION = Gauge("eaf_projection_position", "Last position applied", ["projection"])
 
+PARK_MARGIN = 2
+
 _INFRA_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, InfrastructureError)
 
 
@@ -51,14 +57,18 @@ class ProjectionRunner:
         projection: Projection,
         *,
         max_attempts: int = 5,
-        batch_size: int = 100,
+        max_deliver: int = 10,
+        ack_wait_s: float = 30.0,
         retry_delay_s: float = 0.05,
     ) -> None:
+        if max_deliver < 2:
+            raise ValueError("max_deliver must be at least 2: one try, one to park")
         self.db = db
         self.bus = bus
         self.projection = projection
         self.max_attempts = max_attempts
-        self.batch_size = batch_size
+        self.max_deliver = max_deliver
+        self.ack_wait_s = ack_wait_s
         self.retry_delay_s = retry_delay_s
         self.is_healthy = False
         self.last_error: str | None = None
@@ -73,8 +83,17 @@ class ProjectionRunner:
             durable_name=self.durable_name,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=30,
-            max_ack_pending=self.batch_size * 2,
+            ack_wait=self.ack_wait_s,
+            # The server gives up a little after the runner parks, so that a
+            # parking cut short by a crash still gets its turn.
+            max_deliver=self.max_deliver + PARK_MARGIN,
+            # One message in flight at a time. JetStream redelivers unacked
+            # messages in no set order, and one applied ahead of an older one
+            # moves the checkpoint past it. A crash also counts a delivery
+            # only against the message that caused it.
+            # TODO: prefetch with a reorder buffer; one fetch per event costs
+            # a round trip each.
+            max_ack_pending=1,
             filter_subjects=[f"{prefix}.*.{ctx}.>" for ctx in self.projection.contexts],
         )
 
@@ -102,7 +121,7 @@ class ProjectionRunner:
             self.is_healthy = True
             while not stop.is_set():
                 try:
-                    messages = await sub.fetch(self.batch_size, timeout=1.0)
+                    messages = await sub.fetch(1, timeout=1.0)
                 except (NatsTimeoutError, TimeoutError):
                     continue
                 for message in messages:
@@ -115,8 +134,16 @@ class ProjectionRunner:
 
     async def _handle(self, message: Any, stop: asyncio.Event) -> None:
         event = decode_event(message.data)
+        deliveries = int(message.metadata.num_delivered)
         with use_context(context_of(event)):
-            done = await self._apply_with_retries(event, message, stop)
+            if deliveries >= self.max_deliver:
+                error = (
+                    f"delivered {deliveries} times without an acknowledgement: "
+                    "handling it crashed or hung the consumer; not applied"
+                )
+                done = await self._park(event, error, deliveries, stop)
+            else:
+                done = await self._apply_with_retries(event, message, stop)
         if done:
             await message.ack()
 
@@ -141,25 +168,35 @@ class ProjectionRunner:
             except Exception as exc:  # noqa: BLE001 - a handler failure
                 attempts += 1
                 if attempts >= self.max_attempts:
-                    await self._park(event, exc, attempts)
-                    return True
+                    error = f"{type(exc).__name__}: {exc}"
+                    return await self._park(event, error, attempts, stop)
                 await asyncio.sleep(self.retry_delay_s * attempts)
         return False
 
-    async def _park(self, event: RecordedEvent, exc: Exception, attempts: int) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+    async def _park(
+        self, event: RecordedEvent, error: str, attempts: int, stop: asyncio.Event
+    ) -> bool:
+        """Park ``event``; False only if stopped before the database took it."""
         while True:
             try:
                 async with self.db.transaction(event.tenant_id) as conn:
-                    await park_event(conn, self.projection, event, error, attempts)
+                    parked = await park_event(
+                        conn, self.projection, event, error, attempts
+                    )
                 break
             except _INFRA_ERRORS:
+                if stop.is_set():
+                    return False
                 await asyncio.sleep(0.5)
+        if not parked:
+            return True
         PARKED.labels(self.projection.name).inc()
         log.error(
             "projection.event_parked",
             projection=self.projection.name,
             event_id=str(event.event_id),
             position=event.position,
+            attempts=attempts,
             error=error,
         )
+        return True
