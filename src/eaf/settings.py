@@ -130,6 +130,25 @@ class Settings(BaseSettings):
         description="Crash drills only: pause between acks and checkpoint; keep 0.",
     )
     consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_max_deliver: int = Field(
+        default=10,
+        ge=2,
+        description="Deliveries of one message (crashes and timeouts included) "
+        "before a projection parks it.",
+    )
+    consumer_ack_wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long JetStream waits for a projection's ack before "
+        "delivering the message again.",
+    )
+    append_idle_timeout_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A transaction that appended and then idles this long is "
+        "ended by PostgreSQL, so it cannot hold every writer back; 0 turns "
+        "this off.",
+    )
     snapshot_every: int = Field(default=50, ge=1)
 
     log_level: str = "info"

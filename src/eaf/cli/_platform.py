@@ -19,6 +19,10 @@ async def open_store(
     db = Database(connections.runtime_dsn, min_size=1, max_size=2)
     await db.open()
     try:
-        yield connections, db, PostgresEventStore(db)
+        yield (
+            connections,
+            db,
+            PostgresEventStore(db, lock_idle_timeout_s=settings.append_idle_timeout_s),
+        )
     finally:
         await db.close()

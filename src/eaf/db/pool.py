@@ -61,6 +61,7 @@ class Database:
 
         Raises:
             InvalidDataError: a value could not be stored (SQLSTATE class 22).
+            InfrastructureError: the server is unreachable or ended the session.
         """
         try:
             async with self._pool.connection() as conn, conn.transaction():
@@ -73,6 +74,14 @@ class Database:
             raise InvalidDataError(
                 "a value cannot be stored: it holds NUL characters, broken "
                 "Unicode or a number out of range"
+            ) from exc
+        except (
+            psycopg.OperationalError,
+            psycopg.errors.IdleInTransactionSessionTimeout,
+        ) as exc:
+            raise InfrastructureError(
+                f"PostgreSQL ended or refused the transaction ({exc}); check "
+                "that the server is up, then try again"
             ) from exc
 
     async def is_reachable(self) -> bool:

@@ -28,7 +28,7 @@ from eaf.iam.domain.rules import (
 from eaf.iam.principals import SERVICE_ACCOUNT_SUBJECT
 
 CLI_CLIENT_ID = "eaf-cli"
-_CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
+_CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,62}\Z")
 
 
 @dataclass(frozen=True)

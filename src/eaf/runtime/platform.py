@@ -64,7 +64,9 @@ class Platform:
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
         )
-        self.store = PostgresEventStore(self.db)
+        self.store = PostgresEventStore(
+            self.db, lock_idle_timeout_s=settings.append_idle_timeout_s
+        )
         self.bus = NatsBus(
             options.nats_url,
             stream_name=settings.stream_name,
@@ -119,6 +121,8 @@ class Platform:
                 self.bus,
                 projection,
                 max_attempts=settings.consumer_max_attempts,
+                max_deliver=settings.consumer_max_deliver,
+                ack_wait_s=settings.consumer_ack_wait_s,
             )
             for projection in options.projections
         ]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from eaf.context import ExecutionContext
 from eaf.iam.domain.rules import (
     InvalidInputError,
     PasswordPolicy,
+    check_email,
     check_permissions,
     check_roles,
+    check_slug,
+    check_username,
     permissions_of,
 )
 
@@ -74,3 +79,20 @@ def test_password_policy_minimum_is_configurable() -> None:
 
     with pytest.raises(InvalidInputError):
         PasswordPolicy(min_length=12).check("eight-ch", "bob")
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (check_slug, "acme\n"),
+        (check_username, "bob\n"),
+        (check_email, "bob@example.com\n"),
+        (lambda value: check_permissions([value]), "licenses:read\n"),
+    ],
+)
+def test_a_trailing_newline_is_refused(
+    check: Callable[[str], object], value: str
+) -> None:
+    with pytest.raises(InvalidInputError):
+        check(value)
+    assert check(value.rstrip("\n")) is not None

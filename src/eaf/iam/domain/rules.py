@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from eaf.errors import DomainError
 
-SLUG = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
-ROLE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,62}$")
-PERMISSION = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,62}:(\*|[a-z][a-z0-9_.-]{0,62}))$")
+SLUG = re.compile(r"^[a-z][a-z0-9-]{1,62}\Z")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}\Z")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}\Z")
+ROLE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,62}\Z")
+PERMISSION = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,62}:(\*|[a-z][a-z0-9_.-]{0,62}))\Z")
 
 SUPERADMIN = "superadmin"
 TENANT_ADMIN = "tenant_admin"

@@ -24,7 +24,7 @@ from eaf.iam.oauth import store
 from eaf.iam.oauth.grants import checked_scope
 
 # RFC 7636 section 4.2: BASE64URL(SHA256(verifier)) is 43 characters.
-_S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}\Z")
 
 PARAMETERS = (
     "response_type",
