@@ -45,6 +45,11 @@ V2_VERSION="${EAF_REHEARSAL_V2:-2.0.0}"
 # moment a replaced container's network was torn down on this host. Two
 # allows that, and still fails any real gap in service, which costs several
 # requests in a row.
+# TODO: find the cause. In two later runs the one lost request was each time a
+# Licensing GET ("Remote end closed connection without response") while a
+# Licensing replica was replaced; HAProxy's on-marked-down shutdown-sessions
+# cutting a request in flight is the main suspect. Draining the replica
+# through HAProxy's runtime API before it stops would remove the allowance.
 MAX_FAILED="${EAF_REHEARSAL_MAX_FAILED:-2}"
 BUDGET_S=$((25 * 60))
 

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         description="At most one reset mail per user within this time; more "
         "requests are accepted but send nothing.",
     )
+    http_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Request bodies over this size are refused with 413.",
+    )
     iam_purge_interval_s: float = Field(
         default=3600.0,
         ge=0,

@@ -36,10 +36,14 @@ async def test_docs_render_with_only_local_requests(
 
 async def test_docs_pages_stay_out_of_the_schema(browser_site: BrowserSite) -> None:
     async with httpx.AsyncClient(base_url=browser_site.url) as api:
+        page = await api.get("/docs")
         redirect = await api.get("/docs/oauth2-redirect")
         schema = (await api.get("/openapi.json")).json()
         redoc = await api.get("/redoc")
 
+    assert page.status_code == 200
+    assert '"validatorUrl": null' in page.text
+    assert "https://" not in page.text
     assert redirect.status_code == 200
     assert "swaggerUIRedirectOauth2" in redirect.text
     assert not [path for path in schema["paths"] if path.startswith("/docs")]

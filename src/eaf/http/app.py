@@ -11,8 +11,10 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp
 
 from eaf.http.docs import install_docs
+from eaf.http.limits import DeclaredBodyLimit
 from eaf.http.problems import install_problem_handlers, unexpected_problem
 from eaf.iam.http import router as iam_router
 from eaf.licensing.http import router as licensing_router
@@ -59,13 +61,30 @@ async def _observe(
     return response
 
 
+DEFAULT_BODY_LIMIT = 1024 * 1024
+
+
+class _App(FastAPI):
+    """FastAPI with oversized declared bodies answered as problem+json."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if self.max_body_size is None:
+            return stack
+        return DeclaredBodyLimit(stack, self.max_body_size)
+
+
 def create_app(platform: Any, services: Collection[str] | None = None) -> FastAPI:
     """The FastAPI app for ``platform`` (a started or starting Platform).
 
     ``services`` names the APIs to serve (keys of ``ROUTERS``); all by default.
     """
-    app = FastAPI(
+    settings = getattr(platform, "settings", None)
+    body_limit = getattr(settings, "http_max_body_bytes", DEFAULT_BODY_LIMIT)
+    app = _App(
         title="EAF",
+        # Bodies over the limit get 413 before they are parsed.
+        max_body_size=body_limit,
         version=eaf_version(),
         description="Event-sourced, multi-tenant application platform.",
         docs_url=None,

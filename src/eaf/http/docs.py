@@ -40,6 +40,9 @@ def install_docs(app: FastAPI) -> None:
             swagger_css_url=f"{prefix}{ASSETS_PATH}/swagger-ui.css",
             swagger_favicon_url=f"{prefix}{ASSETS_PATH}/favicon-32x32.png",
             oauth2_redirect_url=f"{prefix}{OAUTH2_REDIRECT_PATH}",
+            # No online validator badge: it would send the schema's URL to a
+            # public service from every browser that opens the page.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     @app.get(OAUTH2_REDIRECT_PATH, include_in_schema=False)
