@@ -4,21 +4,27 @@ A stored event is never edited or deleted. An operator appends a corrective
 event to the same stream; its metadata names the event it corrects, the reason
 and the operator, so the correction is part of the audit trail.
 
-A correction must be an event the stream's aggregate knows, with a payload that
-event accepts, and the aggregate must still load with it: a stream that no
-longer replays cannot be changed by any command again.
+A correction must take full effect or none. Many commands write more than
+their events: a tenant's status row that logins read, username claims, seat
+counts. Replaying events and rebuilding projections does not restore those
+tables, so event types whose commands write them are refused and the operator
+is pointed at the command. For every other type the stream's schema names a
+decision that runs the aggregate's own command on the stream as loaded; the
+correction is stored only if that command records exactly the same event.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from eaf.context import current_context
+from eaf.errors import EAFError
 from eaf.eventstore.errors import EventStoreError, StreamNotFoundError
 from eaf.eventstore.model import NewEvent, RecordedEvent
 from eaf.eventstore.postgres import PostgresEventStore
@@ -26,9 +32,35 @@ from eaf.eventstore.postgres import PostgresEventStore
 if TYPE_CHECKING:
     from eaf.application.aggregate import Aggregate
 
+Decision = Callable[[Any, Any], Sequence[object]]
+"""Run the command that ``event`` stands for on ``aggregate`` (as loaded).
+
+Returns the events the command recorded; raises as the command would.
+"""
+
 
 class CorrectionRejectedError(EventStoreError):
     """A correction was refused before anything was written."""
+
+
+@dataclass(frozen=True)
+class CommandOnly:
+    """Why an event type may only be recorded by its command, and what to run.
+
+    ``instead`` may name ``{id}`` (the aggregate's id, from the stream id)
+    and ``{tenant}``; both are filled in for the message.
+    """
+
+    why: str
+    instead: str
+
+
+class CommandOnlyError(CorrectionRejectedError):
+    """A decision found that this particular change needs the command."""
+
+    def __init__(self, rule: CommandOnly) -> None:
+        super().__init__(rule.why)
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -38,6 +70,8 @@ class StreamSchema:
     ``decode`` raises on a payload its event type refuses; ``encode`` gives the
     payload as the aggregate itself would store it; ``rebuild`` replays decoded
     events in order and raises if the aggregate cannot load from them.
+    ``correctable`` holds a decision per event type a correction may add;
+    ``command_only`` says, per other event type, which command to use.
     """
 
     stream_type: str
@@ -45,13 +79,21 @@ class StreamSchema:
     decode: Callable[[str, dict[str, Any]], object]
     encode: Callable[[object], dict[str, Any]]
     rebuild: Callable[[str, list[object]], object]
+    correctable: Mapping[str, Decision] = field(default_factory=dict)
+    command_only: Mapping[str, CommandOnly] = field(default_factory=dict)
 
     @classmethod
-    def of_aggregate(cls, aggregate_type: type[Aggregate]) -> StreamSchema:
+    def of_aggregate(
+        cls,
+        aggregate_type: type[Aggregate],
+        *,
+        correctable: Mapping[str, Decision] | None = None,
+        command_only: Mapping[str, CommandOnly] | None = None,
+    ) -> StreamSchema:
         """The schema of an :class:`~eaf.application.Aggregate` subclass."""
 
         def rebuild(stream_id: str, events: list[object]) -> object:
-            aggregate = aggregate_type(stream_id)
+            aggregate = aggregate_type(stream_id.split("-", 1)[-1])
             for event in events:
                 aggregate.replay(event)  # type: ignore[arg-type]
             return aggregate
@@ -65,6 +107,8 @@ class StreamSchema:
             decode=aggregate_type.decode_event,
             encode=lambda event: event.model_dump(mode="json"),  # type: ignore[attr-defined]
             rebuild=rebuild,
+            correctable=correctable or {},
+            command_only=command_only or {},
         )
 
 
@@ -86,9 +130,11 @@ async def append_correction(
     Raises:
         StreamNotFoundError: the stream has no events.
         CorrectionRejectedError: no reason or operator, ``corrects`` is not in
-            the stream, the stream type or event type is unknown, the payload
-            is invalid, or the aggregate would not load with the event.
-        ConcurrencyError: ``expected_version`` is stale.
+            the stream, the stream type or event type is unknown, only a
+            command may record the event type, the payload is invalid, or the
+            aggregate's command would refuse or record something else.
+        ConcurrencyError: ``expected_version`` is stale, or the stream moved
+            while the correction was being checked.
     """
     if not reason.strip():
         raise CorrectionRejectedError("a correction needs a reason")
@@ -111,6 +157,8 @@ async def append_correction(
             "operator": operator.strip(),
         },
     }
+    # Appending at the version the decision saw: if a command got in between,
+    # the append fails instead of storing an event decided on stale state.
     version = (
         events[-1].stream_version if expected_version is None else expected_version
     )
@@ -149,13 +197,9 @@ def _checked_payload(
     event_type: str,
     payload: dict[str, Any],
 ) -> dict[str, Any]:
-    """The payload as the aggregate stores it, once it is known to replay."""
-    if event_type not in schema.schema_versions:
-        known = ", ".join(sorted(schema.schema_versions))
-        raise CorrectionRejectedError(
-            f"{event_type!r} is not an event of {schema.stream_type}; "
-            f"use one of: {known}"
-        )
+    """The payload as the aggregate stores it, once its command agrees."""
+    stream = history[-1]
+    decide = _decision_for(schema, stream, event_type)
     try:
         event = schema.decode(event_type, payload)
     except Exception as exc:  # any refusal of the event's own validation
@@ -164,13 +208,92 @@ def _checked_payload(
         ) from exc
     decoded = [_decode_stored(schema, stored) for stored in history]
     try:
-        schema.rebuild(history[-1].stream_id, [*decoded, event])
+        aggregate = schema.rebuild(stream.stream_id, decoded)
     except Exception as exc:  # the aggregate's own apply refused the history
         raise CorrectionRejectedError(
-            f"{schema.stream_type} would no longer load with this {event_type}: "
-            f"{_describe(exc)}"
+            f"stream {stream.stream_id!r} no longer loads as {schema.stream_type}: "
+            f"{_describe(exc)}; it needs an upcaster, not a correction"
         ) from exc
-    return schema.encode(event)
+    try:
+        recorded = decide(aggregate, event)
+    except CommandOnlyError as exc:
+        raise _command_only(exc.rule, stream, event_type) from None
+    except (EAFError, ValueError) as exc:  # the command's own rules
+        raise CorrectionRejectedError(
+            f"{event_type} is refused as its command would refuse it: {_describe(exc)}"
+        ) from exc
+    return _same_as_command(schema, event_type, event, recorded)
+
+
+def _decision_for(
+    schema: StreamSchema, stream: RecordedEvent, event_type: str
+) -> Decision:
+    if event_type not in schema.schema_versions:
+        known = ", ".join(sorted(schema.schema_versions))
+        raise CorrectionRejectedError(
+            f"{event_type!r} is not an event of {schema.stream_type}; "
+            f"use one of: {known}"
+        )
+    rule = schema.command_only.get(event_type)
+    if rule is not None:
+        raise _command_only(rule, stream, event_type)
+    decide = schema.correctable.get(event_type)
+    if decide is None:
+        raise CorrectionRejectedError(
+            f"{event_type} of {schema.stream_type} has no correction rule; "
+            "use the command that records it"
+        )
+    return decide
+
+
+def _command_only(
+    rule: CommandOnly, stream: RecordedEvent, event_type: str
+) -> CorrectionRejectedError:
+    aggregate_id = stream.stream_id.split("-", 1)[-1]
+    instead = rule.instead.format(id=aggregate_id, tenant=stream.tenant_id)
+    return CorrectionRejectedError(
+        f"{event_type} cannot be a correction: {rule.why}; instead {instead}"
+    )
+
+
+def _same_as_command(
+    schema: StreamSchema,
+    event_type: str,
+    event: object,
+    recorded: Sequence[object],
+) -> dict[str, Any]:
+    """The payload, if the command recorded exactly this one event."""
+    if not recorded:
+        raise CorrectionRejectedError(
+            f"{event_type} changes nothing: its command would record no event "
+            "in the stream's current state"
+        )
+    given = schema.encode(event)
+    expected = [(type(item), schema.encode(item)) for item in recorded]
+    if expected == [(type(event), given)]:
+        return given
+    if len(recorded) == 1 and type(recorded[0]) is type(event):
+        raise CorrectionRejectedError(
+            f"{event_type} differs from what its command records: "
+            f"{_differences(expected[0][1], given)}"
+        )
+    names = ", ".join(type(item).__name__ for item in recorded)
+    raise CorrectionRejectedError(
+        f"{event_type} is not what its command records here ({names})"
+    )
+
+
+def _differences(expected: Mapping[str, Any], given: Mapping[str, Any]) -> str:
+    return "; ".join(
+        f"{name} would be {_shorten(expected.get(name))}"
+        for name in sorted(expected.keys() | given.keys())
+        if expected.get(name) != given.get(name)
+    )
+
+
+def _shorten(value: object, limit: int = 80) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _decode_stored(schema: StreamSchema, stored: RecordedEvent) -> object:
