@@ -33,6 +33,10 @@ class ProjectionStatus:
 
     @property
     def lag(self) -> int:
+        # TODO: measure against the newest event of the projection's own
+        # contexts; the checkpoint moves only on those, so events of other
+        # contexts show as lag until the projection's next event. Needs a
+        # security-definer head function per context list (a new revision).
         return max(self.head - self.position, 0)
 
 
