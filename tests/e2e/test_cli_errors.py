@@ -276,3 +276,31 @@ def test_dlq_replay_names_unknown_ids(
     assert stderr_of(result) == (
         "error: not among the parked events awaiting replay: 999998, 999999"
     )
+
+
+@pytest.mark.parametrize("token", ["ü-token", "abc\ndef", "abc def", "Bearer\tx"])
+def test_unsendable_token_is_a_usage_error(
+    tmp_path: Path, api_server: tuple[str, list[str]], token: str
+) -> None:
+    url, paths = api_server
+
+    result = eaf(tmp_path, "tenants", "list", "--url", url, EAF_TOKEN=token)
+
+    message = stderr_of(result)
+    assert result.returncode == 2
+    assert message.startswith("error: the access token is malformed")
+    assert "cannot reach" not in message
+    assert token not in result.stderr
+    assert paths == []
+
+
+@pytest.mark.parametrize(
+    "url", ["ü", "ftp://127.0.0.1:8000", "http://", "http://exa mple.com"]
+)
+def test_unusable_api_url_is_a_usage_error(tmp_path: Path, url: str) -> None:
+    result = eaf(tmp_path, "tenants", "list", "--url", url, EAF_TOKEN="t")
+
+    message = stderr_of(result)
+    assert result.returncode == 2
+    assert message.startswith("error: the API URL")
+    assert "http(s) URL" in message

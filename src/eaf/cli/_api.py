@@ -14,13 +14,12 @@ import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 import typer
-from rich.table import Table
 
-from eaf.cli._common import console, fail
+from eaf.cli._common import fail
 from eaf.errors import ConfigurationError
 from eaf.iam.client import IamClient, TokenSet
 
@@ -140,22 +139,3 @@ async def api_client(url: str | None) -> AsyncIterator[tuple[IamClient, str]]:
             save_login(login_from(login.url, login.tenant, tokens))
         client.token = tokens.access_token
         yield client, login.tenant
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return "" if value is None else str(value)
-
-
-def show_table(items: list[dict[str, Any]], columns: list[str]) -> None:
-    """Print ``columns`` of ``items`` as a table, lists joined by commas."""
-    table = Table(*columns)
-    for item in items:
-        table.add_row(*(_cell(item.get(column)) for column in columns))
-    console.print(table)
-
-
-def show_json(value: Any) -> None:
-    """Print ``value`` as indented JSON."""
-    console.print_json(data=value, default=str)

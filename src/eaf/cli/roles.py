@@ -11,11 +11,15 @@ from eaf.cli._api import (
     UrlOption,
     api_client,
     segment,
-    show_json,
-    show_table,
     tenant_segment,
 )
-from eaf.cli._common import console, handle_errors, run_async
+from eaf.cli._common import (
+    handle_errors,
+    print_line,
+    run_async,
+    show_json,
+    show_table,
+)
 
 app = typer.Typer(help="Roles: built-in and custom.", no_args_is_help=True)
 accounts = typer.Typer(
@@ -100,7 +104,7 @@ def delete(
             await client.delete_role(
                 tenant_segment(tenant, own_tenant), segment(name, "role")
             )
-        console.print(f"role {name} deleted")
+        print_line(f"role {name} deleted")
 
     run_async(run())
 

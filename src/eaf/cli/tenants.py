@@ -7,8 +7,14 @@ from typing import Annotated
 
 import typer
 
-from eaf.cli._api import UrlOption, api_client, segment, show_json, show_table
-from eaf.cli._common import console, handle_errors, run_async
+from eaf.cli._api import UrlOption, api_client, segment
+from eaf.cli._common import (
+    handle_errors,
+    print_line,
+    run_async,
+    show_json,
+    show_table,
+)
 
 app = typer.Typer(help="Tenants (superadmin).", no_args_is_help=True)
 
@@ -180,6 +186,6 @@ def audit(
             return
         show_table(page["items"], ["position", "time", "actor", "type", "stream"])
         if page["next_cursor"]:
-            console.print(f"more: --cursor {page['next_cursor']}")
+            print_line(f"more: --cursor {page['next_cursor']}")
 
     run_async(run())

@@ -11,11 +11,15 @@ from eaf.cli._api import (
     UrlOption,
     api_client,
     segment,
-    show_json,
-    show_table,
     tenant_segment,
 )
-from eaf.cli._common import console, handle_errors, run_async
+from eaf.cli._common import (
+    console,
+    handle_errors,
+    run_async,
+    show_json,
+    show_table,
+)
 
 app = typer.Typer(help="Users of a tenant.", no_args_is_help=True)
 

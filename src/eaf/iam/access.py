@@ -7,6 +7,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -29,6 +30,12 @@ from eaf.iam.principals import SERVICE_ACCOUNT_SUBJECT
 
 CLI_CLIENT_ID = "eaf-cli"
 _CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,62}\Z")
+
+# Creating service accounts takes this transaction lock (with the tenant) so
+# that two requests for one name cannot both find it free.
+# TODO: a unique index on (tenant_id, lower(name)) would enforce this in the
+# schema; it needs a migration that first renames existing duplicates.
+ACCOUNT_NAME_LOCK = 0x45414653  # "EAFS", paired with a hash of the tenant
 
 
 @dataclass(frozen=True)
@@ -168,9 +175,11 @@ class AccessService:
         account = ServiceAccount.create(str(uuid.uuid4()), name, client_id, checked)
         secret = new_secret()
         async with self.db.transaction(slug) as conn:
-            await conn.execute(
+            await _claim_account_name(conn, slug, account.name)
+            cur = await conn.execute(
                 "INSERT INTO iam_service_accounts (tenant_id, client_id, account_id, "
-                "name, roles, secret_hash) VALUES (%s, %s, %s, %s, %s, %s)",
+                "name, roles, secret_hash) VALUES (%s, %s, %s, %s, %s, %s) "
+                "RETURNING created_at",
                 (
                     slug,
                     client_id,
@@ -180,8 +189,10 @@ class AccessService:
                     digest_secret(secret),
                 ),
             )
+            row = await cur.fetchone()
             await self.accounts.save(slug, account, conn=conn)
-        return {**self._account_out(account), "client_secret": secret}
+        out = self._account_out(account, row["created_at"] if row else None)
+        return {**out, "client_secret": secret}
 
     async def rotate_secret(self, slug: str, account_id: str) -> dict[str, Any]:
         """Replace the secret at once; the old one stops working."""
@@ -189,13 +200,15 @@ class AccessService:
         account.rotate_secret()
         secret = new_secret()
         async with self.db.transaction(slug) as conn:
-            await conn.execute(
+            cur = await conn.execute(
                 "UPDATE iam_service_accounts SET secret_hash = %s, rotated_at = now() "
-                "WHERE account_id = %s",
+                "WHERE account_id = %s RETURNING created_at",
                 (digest_secret(secret), account.id),
             )
+            row = await cur.fetchone()
             await self.accounts.save(slug, account, conn=conn)
-        return {**self._account_out(account), "client_secret": secret}
+        out = self._account_out(account, row["created_at"] if row else None)
+        return {**out, "client_secret": secret}
 
     async def delete_service_account(self, slug: str, account_id: str) -> None:
         """Delete an account; its secret stops working at once."""
@@ -213,12 +226,15 @@ class AccessService:
             raise NotFoundError(f"service account {account_id!r} not found")
         return account
 
-    def _account_out(self, account: ServiceAccount) -> dict[str, Any]:
+    def _account_out(
+        self, account: ServiceAccount, created_at: datetime | None
+    ) -> dict[str, Any]:
         return {
             "id": account.id,
             "name": account.name,
             "client_id": account.client_id,
             "roles": account.roles,
+            "created_at": created_at,
         }
 
     async def list_service_accounts(self, slug: str) -> list[dict[str, Any]]:
@@ -314,6 +330,22 @@ class AccessService:
                 (client_id,),
             )
             return await cur.fetchone()
+
+
+async def _claim_account_name(conn: Connection, slug: str, name: str) -> None:
+    """Refuse ``name`` if another service account of ``slug`` has it, any case."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(%s::integer, hashtext(%s))",
+        (ACCOUNT_NAME_LOCK, slug),
+    )
+    cur = await conn.execute(
+        "SELECT 1 FROM iam_service_accounts WHERE lower(name) = lower(%s)", (name,)
+    )
+    if await cur.fetchone() is not None:
+        raise AlreadyExistsError(
+            f"a service account named {name!r} already exists in tenant {slug!r}",
+            field="name",
+        )
 
 
 def _is_role_name(name: str) -> bool:

@@ -10,6 +10,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,19 +19,70 @@ from typing import Any, Self
 
 import httpx
 
-from eaf.errors import EAFError, InfrastructureError
+from eaf.errors import ConfigurationError, EAFError, InfrastructureError
 
 CLI_CLIENT_ID = "eaf-cli"
 
+# RFC 6750 section 2.1: the only characters a bearer token may hold.
+BEARER_TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*\Z")
+
+
+class ClientSettingError(ConfigurationError):
+    """The client was given a base URL or token it cannot send."""
+
 
 class IamApiError(EAFError):
-    """The IAM answered with an error; ``status`` and ``detail`` say which."""
+    """The IAM answered with an error; ``status`` and ``detail`` say which.
+
+    ``field_errors`` lists ``(location, message)`` for each field a 422
+    problem named, ``body.`` left off the locations.
+    """
 
     def __init__(self, status: int, detail: str, body: Any = None) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
         self.body = body
+        self.field_errors = _field_errors(body)
+
+
+def _field_errors(body: Any) -> list[tuple[str, str]]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [
+        (str(error.get("location", "")).removeprefix("body."), str(error["message"]))
+        for error in errors
+        if isinstance(error, dict) and "message" in error
+    ]
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, if it is an absolute http(s) URL."""
+    hint = "give an http(s) URL such as http://127.0.0.1:8000"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise ClientSettingError(
+            f"the API URL {url!r} contains a space or control character; {hint}"
+        )
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        message = f"the API URL {url!r} is invalid ({exc}); {hint}"
+        raise ClientSettingError(message) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ClientSettingError(f"the API URL {url!r} is not usable; {hint}")
+    return url.rstrip("/")
+
+
+def check_token(token: str) -> str:
+    """``token`` if it can be sent as a bearer token; the message hides it."""
+    if not BEARER_TOKEN.match(token):
+        raise ClientSettingError(
+            "the access token is malformed: a bearer token holds only ASCII "
+            "letters, digits and -._~+/= (look for a stray space, newline or "
+            "non-ASCII character)"
+        )
+    return token
 
 
 @dataclass(frozen=True)
@@ -71,11 +123,20 @@ class IamClient:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.token = token
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout_s, transport=transport
         )
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token for the admin API; checked when set."""
+        return self._bearer
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._bearer = check_token(value) if value else value
 
     async def __aenter__(self) -> Self:
         return self

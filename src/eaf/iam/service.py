@@ -17,6 +17,7 @@ from eaf.iam.adapters.passwords import Passwords
 from eaf.iam.domain.rules import PasswordPolicy, check_roles, check_slug
 from eaf.iam.domain.tenant import Tenant
 from eaf.iam.domain.user import User
+from eaf.iam.users import registered_at, user_out
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,10 @@ class IamService:
                 (slug, user.id, password_hash),
             )
             await self.users.save(slug, user, conn=conn)
-        return {
-            "id": user.id,
-            "username": user.username,
-            "email": user.email,
-            "roles": user.roles,
-            "status": user.status,
-        }
+        # Read after the commit: the append lock is held until then.
+        async with self.db.transaction(slug) as conn:
+            created_at = await registered_at(conn, slug, user.id)
+        return user_out(user, created_at)
 
     async def _claim(
         self,

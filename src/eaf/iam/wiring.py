@@ -110,7 +110,9 @@ def build_iam_services(
             key_publish_s=settings.access_token_ttl_s + KEY_PUBLISH_SLACK_S,
             snapshot_every=every,
         ),
-        users=UserService(db, store, access, snapshot_every=every),
+        users=UserService(
+            db, store, access, platform_tenant=platform_tenant, snapshot_every=every
+        ),
         credentials=credentials,
         access=access,
         oauth=oauth,

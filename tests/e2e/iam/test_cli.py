@@ -200,3 +200,41 @@ def test_bootstrap_is_idempotent(
             "SELECT payload->'roles' FROM events WHERE event_type = 'UserRegistered'"
         ).fetchall()
     assert roles == [(["superadmin", "tenant_admin"],)]
+
+
+def test_field_errors_of_a_refusal_are_listed(cli: CliRunner, live: LiveSite) -> None:
+    login(cli, live)
+    slug = new_tenant()
+    run(cli, "tenants", "create", slug, "--name", "Field Corp")
+
+    empty = cli.invoke(app, ["tenants", "rename", slug, ""])
+    unsafe = cli.invoke(app, ["tenants", "rename", slug, "Evil\x1b[2J"])
+
+    assert empty.exit_code == 1
+    assert "422: the request does not match the schema" in empty.output
+    assert "  name: String should have at least 1 character" in empty.output
+    assert unsafe.exit_code == 1
+    assert "must not contain control" in unsafe.output
+    assert "\x1b" not in unsafe.output
+
+
+def test_stored_control_characters_are_printed_escaped(
+    cli: CliRunner, live: LiveSite
+) -> None:
+    login(cli, live)
+    slug = new_tenant()
+    run(cli, "tenants", "create", slug, "--name", "Plain Corp")
+    # Written before names were checked, or straight into the database.
+    with psycopg.connect(live.database.owner_dsn) as conn:
+        conn.execute(
+            "UPDATE iam_tenants SET name = %s WHERE slug = %s",
+            ("Evil\x1b[2J\x9b31m\u202eCorp [/bold]", slug),
+        )
+
+    listed = run(cli, "tenants", "list", env={"COLUMNS": "300"})
+    shown = run(cli, "tenants", "show", slug)
+
+    for output in (listed, shown):
+        assert not any(char in output for char in "\x1b\x9b\u202e")
+    assert "Evil\\x1b[2J\\x9b31m\\u202eCorp [/bold]" in listed
+    assert json_of(shown)["name"] == "Evil\x1b[2J\x9b31m\u202eCorp [/bold]"

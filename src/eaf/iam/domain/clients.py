@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from eaf.application.aggregate import Aggregate, DomainEvent
 from eaf.errors import NotFoundError
-from eaf.iam.domain.rules import InvalidInputError
+from eaf.iam.domain.rules import InvalidInputError, check_text
 
 ACTIVE = "active"
 DELETED = "deleted"
@@ -54,7 +54,8 @@ class ServiceAccount(Aggregate):
         cls, account_id: str, name: str, client_id: str, roles: list[str]
     ) -> ServiceAccount:
         """A new service account with its client id and roles."""
-        cleaned = " ".join(name.split())[:200]
+        what = "a service account name"
+        cleaned = " ".join(check_text(name, "name", what).split())[:200]
         if not cleaned:
             raise InvalidInputError("a service account needs a name", field="name")
         account = cls(account_id)
@@ -102,6 +103,7 @@ class BrowserClientRemoved(DomainEvent):
 
 def check_redirect_uri(uri: str) -> str:
     """Absolute https URIs, or http on the loopback host (RFC 8252 7.3)."""
+    check_text(uri, "redirect_uris", "a redirect URI")
     try:
         parts = urlsplit(uri)
     except ValueError as exc:
@@ -144,11 +146,12 @@ class BrowserClient(Aggregate):
                 "register at least one redirect URI", field="redirect_uris"
             )
         checked = sorted({check_redirect_uri(uri) for uri in redirect_uris})
+        cleaned = " ".join(check_text(name, "name", "a client name").split())
         client = cls(client_id)
         client.record(
             BrowserClientRegistered(
                 client_id=client_id,
-                name=" ".join(name.split())[:200] or client_id,
+                name=cleaned[:200] or client_id,
                 redirect_uris=checked,
             )
         )

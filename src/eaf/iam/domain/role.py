@@ -6,7 +6,7 @@ from typing import Any, Self
 
 from eaf.application.aggregate import Aggregate, DomainEvent
 from eaf.errors import AlreadyExistsError, NotFoundError
-from eaf.iam.domain.rules import check_permissions, check_role_name
+from eaf.iam.domain.rules import check_permissions, check_role_name, check_text
 
 
 class RoleDefined(DomainEvent):
@@ -42,7 +42,7 @@ class Role(Aggregate):
         self.record(
             RoleDefined(
                 name=check_role_name(self.id),
-                description=description.strip()[:500],
+                description=check_text(description, "description").strip()[:500],
                 permissions=check_permissions(permissions),
             )
         )

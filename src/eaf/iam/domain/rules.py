@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ BUILT_IN_PERMISSIONS: dict[str, frozenset[str]] = {
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
+# Embedding controls and isolates reorder text on screen (the "Trojan Source"
+# characters); with C0/C1 controls they let a stored name rewrite a terminal.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
 
 class InvalidInputError(DomainError):
     """A value breaks a rule of the IAM; ``field`` names it."""
@@ -44,6 +49,30 @@ class InvalidStateError(DomainError):
 
     status = 409
     code = "invalid-state"
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first control or bidi override character in ``text``, if any."""
+    for char in text:
+        if char in BIDI_CONTROLS or unicodedata.category(char) == "Cc":
+            return char
+    return None
+
+
+def check_text(text: str, field: str, what: str | None = None) -> str:
+    """``text`` if it holds no control or bidi override characters.
+
+    Every free-text value of the IAM (names, descriptions, reasons) passes
+    here, so nothing stored can move a terminal's cursor or reorder a line.
+    """
+    char = unsafe_character(text)
+    if char is not None:
+        raise InvalidInputError(
+            f"{what or field.replace('_', ' ')} must not contain control or "
+            f"bidirectional override characters (found U+{ord(char):04X})",
+            field=field,
+        )
+    return text
 
 
 def check_slug(slug: str) -> str:
@@ -70,7 +99,7 @@ def check_username(username: str) -> str:
 
 def check_email(email: str) -> str:
     """The email, if it looks like an address."""
-    if not EMAIL.match(email):
+    if not EMAIL.match(email) or unsafe_character(email) is not None:
         raise InvalidInputError(f"email {email!r} is not an address", field="email")
     return email
 
@@ -86,7 +115,7 @@ def is_uuid(value: str) -> bool:
 
 def check_display_name(display_name: str) -> str:
     """The display name with whitespace collapsed."""
-    cleaned = " ".join(display_name.split())
+    cleaned = " ".join(check_text(display_name, "display_name").split())
     if len(cleaned) > 200:
         raise InvalidInputError(
             "display name is longer than 200 characters", field="display_name"
@@ -102,6 +131,14 @@ class PasswordPolicy:
 
     def check(self, password: str, username: str) -> None:
         """Raise ``InvalidInputError`` if ``password`` breaks the policy."""
+        # The token endpoint refuses NUL, and other controls cannot be typed
+        # at a login prompt: such a password could never be used.
+        if any(unicodedata.category(char) == "Cc" for char in password):
+            raise InvalidInputError(
+                "password must not contain control characters such as NUL, "
+                "tab or newline",
+                field="password",
+            )
         if len(password) < self.min_length:
             raise InvalidInputError(
                 f"password must have at least {self.min_length} characters",
@@ -136,6 +173,18 @@ def check_role_name(name: str) -> str:
             f"{name!r} is a built-in role and cannot be redefined", field="name"
         )
     return name
+
+
+def check_superadmin_remains(username: str, other_active_superadmins: int) -> None:
+    """Refuse a change that would leave the platform without a superadmin.
+
+    Without one, nobody could create tenants or repair the platform tenant.
+    """
+    if other_active_superadmins < 1:
+        raise InvalidStateError(
+            f"{username!r} is the last active superadmin; create or activate "
+            "another superadmin first"
+        )
 
 
 def check_permissions(permissions: Iterable[str]) -> list[str]:

@@ -6,7 +6,12 @@ from typing import Any, Self
 
 from eaf.application.aggregate import Aggregate, DomainEvent
 from eaf.errors import AlreadyExistsError
-from eaf.iam.domain.rules import InvalidInputError, InvalidStateError, check_slug
+from eaf.iam.domain.rules import (
+    InvalidInputError,
+    InvalidStateError,
+    check_slug,
+    check_text,
+)
 
 ACTIVE = "active"
 SUSPENDED = "suspended"
@@ -35,7 +40,7 @@ class SigningKeyRotated(DomainEvent):
 
 
 def _clean_name(name: str, fallback: str) -> str:
-    cleaned = " ".join(name.split())[:200]
+    cleaned = " ".join(check_text(name, "name", "a tenant name").split())[:200]
     return cleaned or fallback
 
 
@@ -79,7 +84,8 @@ class Tenant(Aggregate):
             )
         if self.status != ACTIVE:
             raise InvalidStateError(f"tenant {self.id!r} is not active", slug=self.id)
-        self.record(TenantSuspended(reason=reason.strip()[:500]))
+        cleaned = check_text(reason, "reason", "a suspension reason")
+        self.record(TenantSuspended(reason=cleaned.strip()[:500]))
 
     def reactivate(self) -> None:
         """Reactivate a suspended tenant."""

@@ -71,6 +71,7 @@ class AccountSecretOut(BaseModel):
     client_id: str
     client_secret: str = Field(description="Shown only in this answer; store it.")
     roles: list[str]
+    created_at: datetime | None = None
 
 
 class ClientIn(BaseModel):
