@@ -405,3 +405,97 @@ async def test_expired_platform_license_refuses_users_after_grace(
     assert_problem(after_grace, 403)
     assert "grace period is over" in after_grace.json()["detail"]
     assert after_grace.json()["license_id"]
+
+
+async def test_license_status_follows_its_lifecycle(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    license_id = await issue(client, admin_headers, "acme")
+    path = f"/licenses/{license_id}"
+
+    async def status_now() -> str:
+        shown = await client.get(f"{API}{path}", headers=admin_headers)
+        return str(shown.json()["status"])
+
+    assert await status_now() == "valid"
+    suspended = await post(client, f"{path}/suspend", admin_headers, {"reason": "x"})
+    assert suspended.json()["status"] == "suspended"
+    assert await status_now() == "suspended"
+    reinstated = await post(client, f"{path}/reinstate", admin_headers)
+    assert reinstated.json()["status"] == "valid"
+    revoked = await post(client, f"{path}/revoke", admin_headers, {"reason": "x"})
+    assert revoked.json()["status"] == "revoked"
+    assert await status_now() == "revoked"
+
+
+async def test_catalog_items_carry_their_creation_time(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    before = datetime.now(UTC)
+    await set_up_catalog(client, admin_headers)
+
+    product = await client.get(f"{API}/products/{PRODUCT}", headers=admin_headers)
+    policy = await client.get(f"{API}/policies/{POLICY}", headers=admin_headers)
+    created = await post(client, "/products", admin_headers, {"name": "nova"})
+
+    for response in (product, policy, created):
+        created_at = datetime.fromisoformat(response.json()["created_at"])
+        assert before - timedelta(seconds=5) < created_at <= datetime.now(UTC)
+    archived = await post(client, f"/products/{PRODUCT}/archive", admin_headers)
+    assert archived.json()["created_at"] == product.json()["created_at"]
+
+
+@pytest.mark.parametrize("text", ["Orbit\x1b[2J", "Orbit\u202etxt", "Or\x85bit"])
+async def test_unsafe_display_name_is_refused_unstored(
+    client: httpx.AsyncClient, admin_headers: Headers, text: str
+) -> None:
+    body = {"name": "nova", "display_name": text}
+
+    response = await post(client, "/products", admin_headers, body)
+
+    assert_problem(response, 422)
+    locations = [error["location"] for error in response.json()["errors"]]
+    assert locations == ["body.display_name"]
+    shown = await client.get(f"{API}/products/nova", headers=admin_headers)
+    assert_problem(shown, 404)
+
+
+async def test_unsafe_reason_is_refused(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    license_id = await issue(client, admin_headers, "acme")
+    body = {"reason": "paid\u2066late"}
+
+    response = await post(client, f"/licenses/{license_id}/revoke", admin_headers, body)
+
+    assert_problem(response, 422)
+    assert response.json()["errors"][0]["location"] == "body.reason"
+    shown = await client.get(f"{API}/licenses/{license_id}", headers=admin_headers)
+    assert shown.json()["state"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("terms", "location"),
+    [
+        ({"limits": {"machines": True}}, "body.limits.machines"),
+        ({"limits": {f"l{n}": 1 for n in range(101)}}, "body.limits"),
+        ({"entitlements": [f"e{n}" for n in range(101)]}, "body.entitlements"),
+    ],
+)
+async def test_bad_policy_terms_are_refused_unstored(
+    client: httpx.AsyncClient,
+    admin_headers: Headers,
+    terms: dict[str, Any],
+    location: str,
+) -> None:
+    await set_up_catalog(client, admin_headers)
+    body = {"id": "orbit-bad", "product": PRODUCT, **terms}
+
+    response = await post(client, "/policies", admin_headers, body)
+
+    assert_problem(response, 422)
+    assert location in [error["location"] for error in response.json()["errors"]]
+    shown = await client.get(f"{API}/policies/orbit-bad", headers=admin_headers)
+    assert_problem(shown, 404)

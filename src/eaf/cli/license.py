@@ -19,6 +19,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from eaf.application.commands import run_command
 from eaf.cli._common import (
@@ -27,6 +28,7 @@ from eaf.cli._common import (
     fail,
     handle_errors,
     run_async,
+    safe_text,
     settings_for,
 )
 from eaf.cli._platform import open_store
@@ -55,6 +57,7 @@ from eaf.licensing.activation import (
 )
 from eaf.licensing.application import Licensing, licensing_key_secret
 from eaf.licensing.domain import _codec
+from eaf.licensing.domain.machine import STANDARD_COMPONENTS
 from eaf.licensing.signing import parse_jws
 from eaf.runtime.launcher import signing_secret
 from eaf.settings import Settings
@@ -195,11 +198,11 @@ def show(
         ("customer", license_.customer),
         ("policy", license_.policy.name),
         ("state", str(license_.state)),
-        ("status", str(license_.status_at(now))),
+        ("status", license_.overall_status(now)),
         ("expires", expires),
         ("seats", f"{license_.seats_used} of {seats or 'unlimited'}"),
     ):
-        table.add_row(field, value)
+        table.add_row(field, Text(safe_text(value)))
     console.print(table)
     for activation in license_.activations.values():
         console.print(f"  machine {activation.activation_id}")
@@ -216,8 +219,8 @@ def verify(
     product: Annotated[str | None, typer.Option(help="Expected product")] = None,
 ) -> None:
     """Verify a license file offline against a key set; exit 1 if unusable."""
+    keyring = _read_keyring(keys_file)
     try:
-        keyring = KeyRing.from_jwks(keys_file.read_bytes())
         document = verify_license(read_license_file(file), keyring).document
     except LicensingError as exc:
         raise fail(f"{file} does not verify: {exc}") from None
@@ -236,12 +239,23 @@ def verify(
         raise fail(f"the license is {status}")
 
 
+def _read_keyring(keys_file: Path) -> KeyRing:
+    """The key set in ``keys_file``; a bad file is named as the culprit."""
+    try:
+        return KeyRing.from_jwks(keys_file.read_bytes())
+    except LicensingError as exc:
+        raise fail(f"--keys {keys_file} is not a usable key set: {exc}") from None
+
+
 def _component_values(components: list[str]) -> dict[str, str] | None:
     values = {}
     for item in components:
         name, separator, value = item.partition("=")
         if not separator or not name:
             raise fail(f"--component takes NAME=VALUE, not {item!r}", 2)
+        if name not in STANDARD_COMPONENTS:
+            known = ", ".join(STANDARD_COMPONENTS)
+            raise fail(f"unknown component {name} (known: {known})", 2)
         values[name] = value
     return values or None
 
@@ -357,13 +371,19 @@ def install_certificate(
     """
     destination = out or certificate_path_for(license_file)
     _check_out(destination)
+    values = _component_values(components)
+    keyring = _read_keyring(keys_file)
+    try:
+        verify_license(read_license_file(license_file), keyring)
+    except LicensingError as exc:
+        raise fail(f"--license {license_file} does not verify: {exc}") from None
     try:
         certificate = install_machine_certificate(
             read_machine_certificate(file),
             license_file,
-            KeyRing.from_jwks(keys_file.read_bytes()),
+            keyring,
             now=datetime.now(UTC),
-            values=_component_values(components),
+            values=values,
             destination=destination,
         )
     except MachineMismatchError as exc:

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
-from eaf.cli._api import UrlOption, api_client, show_json, show_table
-from eaf.cli._common import fail, handle_errors, run_async
+from eaf.cli._api import UrlOption, api_client
+from eaf.cli._common import fail, handle_errors, run_async, show_json, show_table
 
 CATALOG_API = "/api/v1/licensing"
+DEFAULT_DAYS = 365
 
 products = typer.Typer(
     help="Products that licenses are sold for.", no_args_is_help=True
@@ -72,8 +73,9 @@ def create_policy(
     policy_id: Annotated[str, typer.Argument(help="Policy id, like orbit-standard")],
     product: Annotated[str, typer.Option(help="The product it licenses")],
     duration_days: Annotated[
-        int | None, typer.Option(min=1, help="License lifetime in days")
-    ] = 365,
+        int | None,
+        typer.Option(min=1, help="License lifetime in days", show_default="365"),
+    ] = None,
     perpetual: Annotated[
         bool, typer.Option("--perpetual", help="Licenses never expire")
     ] = False,
@@ -93,10 +95,12 @@ def create_policy(
     url: UrlOption = None,
 ) -> None:
     """Add a policy to a product."""
+    if perpetual and duration_days is not None:
+        raise fail("--perpetual and --duration-days contradict each other", 2)
     body = {
         "id": policy_id,
         "product": product,
-        "duration_days": None if perpetual else duration_days,
+        "duration_days": None if perpetual else (duration_days or DEFAULT_DAYS),
         "grace_days": grace_days,
         "entitlements": features,
         "limits": _limit_values(limits),

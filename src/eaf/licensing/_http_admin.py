@@ -72,7 +72,7 @@ async def create_product(body: ProductIn, caller: Caller, request: Request) -> A
     product = await run_as(
         caller, lambda: catalog.create_product(body.name, body.display_name)
     )
-    return product_view(product)
+    return product_view(product, await catalog.created_at(product))
 
 
 @router.get("/products", response_model=list[ProductOut], summary="List products")
@@ -84,7 +84,9 @@ async def list_products(caller: Caller, request: Request) -> Any:
 @router.get("/products/{name}", response_model=ProductOut, summary="Show a product")
 async def get_product(name: str, caller: Caller, request: Request) -> Any:
     """Superadmin only."""
-    return product_view(await vendor_of(caller, request).catalog.get_product(name))
+    catalog = vendor_of(caller, request).catalog
+    product = await catalog.get_product(name)
+    return product_view(product, await catalog.created_at(product))
 
 
 @router.post(
@@ -95,7 +97,8 @@ async def get_product(name: str, caller: Caller, request: Request) -> Any:
 async def archive_product(name: str, caller: Caller, request: Request) -> Any:
     """Superadmin only; archiving twice changes nothing."""
     catalog = vendor_of(caller, request).catalog
-    return product_view(await run_as(caller, lambda: catalog.archive_product(name)))
+    product = await run_as(caller, lambda: catalog.archive_product(name))
+    return product_view(product, await catalog.created_at(product))
 
 
 @router.post(
@@ -119,7 +122,7 @@ async def create_policy(body: PolicyIn, caller: Caller, request: Request) -> Any
     definition = await run_as(
         caller, lambda: catalog.create_policy(policy, body.product)
     )
-    return policy_view(definition)
+    return policy_view(definition, await catalog.created_at(definition))
 
 
 @router.get("/policies", response_model=list[PolicyOut], summary="List policies")
@@ -133,7 +136,9 @@ async def list_policies(
 @router.get("/policies/{policy_id}", response_model=PolicyOut, summary="Show a policy")
 async def get_policy(policy_id: str, caller: Caller, request: Request) -> Any:
     """Superadmin only."""
-    return policy_view(await vendor_of(caller, request).catalog.get_policy(policy_id))
+    catalog = vendor_of(caller, request).catalog
+    definition = await catalog.get_policy(policy_id)
+    return policy_view(definition, await catalog.created_at(definition))
 
 
 @router.post(
@@ -144,7 +149,8 @@ async def get_policy(policy_id: str, caller: Caller, request: Request) -> Any:
 async def archive_policy(policy_id: str, caller: Caller, request: Request) -> Any:
     """Superadmin only; archiving twice changes nothing."""
     catalog = vendor_of(caller, request).catalog
-    return policy_view(await run_as(caller, lambda: catalog.archive_policy(policy_id)))
+    definition = await run_as(caller, lambda: catalog.archive_policy(policy_id))
+    return policy_view(definition, await catalog.created_at(definition))
 
 
 # --- EAF's own license --------------------------------------------------------

@@ -5,10 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from eaf.licensing.domain._text import unsafe_character
+from eaf.licensing.domain.policy import MAX_DAYS, MAX_LIMIT, MAX_TERMS
+
+
+def _safe_text(value: str) -> str:
+    character = unsafe_character(value)
+    if character is not None:
+        raise ValueError(
+            "must not contain control or bidirectional override characters "
+            f"(found U+{ord(character):04X})"
+        )
+    return value
+
+
+SafeText = Annotated[str, AfterValidator(_safe_text)]
 Name = Annotated[str, Field(min_length=1, max_length=64, examples=["orbit"])]
-Reason = Annotated[str, Field(default="", max_length=500)]
+Reason = Annotated[SafeText, Field(default="", max_length=500)]
+# Strict: JSON true must not pass as 1, nor a string as a number.
+DurationDays = Annotated[int, Field(strict=True, ge=1, le=MAX_DAYS)]
+GraceDays = Annotated[int, Field(strict=True, ge=0, le=3650)]
+LimitValue = Annotated[int, Field(strict=True, ge=0, le=MAX_LIMIT)]
 
 
 class _Input(BaseModel):
@@ -19,7 +38,7 @@ class ProductIn(_Input):
     """A product to add."""
 
     name: Name
-    display_name: str = Field(default="", max_length=200, examples=["Orbit"])
+    display_name: SafeText = Field(default="", max_length=200, examples=["Orbit"])
 
 
 class ProductOut(BaseModel):
@@ -36,16 +55,18 @@ class PolicyIn(_Input):
 
     id: Name = Field(examples=["orbit-standard"])
     product: Name
-    duration_days: int | None = Field(
-        default=365, ge=1, le=36500, description="null for perpetual licenses"
+    duration_days: DurationDays | None = Field(
+        default=365, description="null for perpetual licenses"
     )
-    grace_days: int = Field(default=0, ge=0, le=3650)
-    entitlements: list[str] = Field(default_factory=list, max_length=200)
-    limits: dict[str, int] = Field(
-        default_factory=dict, examples=[{"users": 50, "machines": 3}]
+    grace_days: GraceDays = 0
+    entitlements: list[str] = Field(default_factory=list, max_length=MAX_TERMS)
+    limits: dict[str, LimitValue] = Field(
+        default_factory=dict,
+        max_length=MAX_TERMS,
+        examples=[{"users": 50, "machines": 3}],
     )
-    node_locked: bool = False
-    trial: bool = False
+    node_locked: bool = Field(default=False, strict=True)
+    trial: bool = Field(default=False, strict=True)
 
 
 class PolicyOut(BaseModel):

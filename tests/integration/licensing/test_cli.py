@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -261,3 +264,88 @@ def test_response_installs_after_one_component_changed(
 
     assert result.exit_code == 0, result.output
     assert (tmp_path / "orbit.license.cert").exists()
+
+
+def test_request_names_an_unknown_component(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli.invoke(
+        app,
+        ["license", "request", "--license", "lic-1", "--product", PRODUCT,
+         "--out", str(tmp_path / "r.json"), *MACHINE_7, "--component", "nosuch=1"],
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "unknown component nosuch (known: machine_id, dmi_uuid" in result.output
+    assert "machine-id" not in result.output
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_verify_names_a_bad_key_set(cli: CliRunner, tmp_path: Path) -> None:
+    license_file, keys_file = tmp_path / "x.license", tmp_path / "keys.json"
+    license_file.write_text("a.b.c\n")
+    keys_file.write_text("not json\n")
+
+    result = cli.invoke(
+        app, ["license", "verify", str(license_file), "--keys", str(keys_file)]
+    )
+
+    assert result.exit_code == 1
+    assert f"--keys {keys_file} is not a usable key set" in result.output
+    assert "does not verify" not in result.output
+
+
+def test_install_certificate_names_a_bad_key_set(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    for name in ("response.cert", "orbit.license"):
+        (tmp_path / name).write_text("a.b.c\n")
+    (tmp_path / "keys.json").write_text('{"keys": "none"}\n')
+
+    result = _install_certificate(cli, tmp_path, *MACHINE_7)
+
+    assert result.exit_code == 1
+    assert f"--keys {tmp_path / 'keys.json'} is not a usable key set" in result.output
+    assert not (tmp_path / "orbit.license.cert").exists()
+
+
+def test_install_certificate_names_a_bad_license_file(
+    cli: CliRunner, database: ClonedDatabase, tmp_path: Path
+) -> None:
+    _activate_offline(cli, database, tmp_path)
+    license_file = tmp_path / "orbit.license"
+    license_file.write_text("not.a.license\n")
+
+    result = _install_certificate(cli, tmp_path, *MACHINE_7)
+
+    assert result.exit_code == 1
+    assert f"--license {license_file} does not verify" in result.output
+    assert "response.cert" not in result.output
+    assert not (tmp_path / "orbit.license.cert").exists()
+
+
+def test_respond_writes_only_its_result_to_stdout(
+    cli: CliRunner, database: ClonedDatabase, tmp_path: Path
+) -> None:
+    """Run as a process, with logging configured as in real use."""
+    _activate_offline(cli, database, tmp_path)
+    (tmp_path / "response.cert").unlink()
+    environment = {
+        **os.environ,
+        "EAF_DATABASE_URL": database.owner_dsn,
+        "EAF_DATABASE_RUNTIME_URL": database.runtime_dsn,
+        "EAF_SECRET_KEY": CLI_SECRET,
+        "EAF_DATA_DIR": str(tmp_path / "data"),
+        "EAF_LOG_LEVEL": "info",
+        "COLUMNS": "400",
+    }
+    environment.pop("EAF_LICENSING_KEY_SECRET", None)
+
+    process = subprocess.run(
+        [sys.executable, "-m", "eaf", "license", "respond",
+         str(tmp_path / "request.json"), "--out", str(tmp_path / "response.cert")],
+        env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.startswith("certificate for machine")
+    assert "{" not in process.stdout
+    assert (tmp_path / "response.cert").exists()

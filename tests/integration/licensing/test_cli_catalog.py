@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -11,7 +12,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from eaf.application.repository import Repository
 from eaf.cli.main import app
+from eaf.db.pool import Database
+from eaf.eventstore.postgres import PostgresEventStore
+from eaf.licensing.domain.catalog import Product, ProductCreated
 from tests.support import servers as test_servers
 from tests.support.live_server import LiveSite, admin_headers_for, live_site
 
@@ -140,3 +145,53 @@ def test_catalog_commands_need_a_login(
 
     assert result.exit_code == 1
     assert "eaf login" in result.output
+
+
+def test_perpetual_with_duration_is_a_usage_error(cli: CliRunner) -> None:
+    result = cli.invoke(
+        app,
+        ["license", "policy", "create", "x-std", "--product", "x", "--perpetual",
+         "--duration-days", "5"],
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "--perpetual and --duration-days contradict each other" in result.output
+
+
+def test_policy_lasts_a_year_unless_told(cli: CliRunner) -> None:
+    run(cli, "product", "create", "deneb")
+
+    policy = json_in(run(cli, "policy", "create", "deneb-std", "--product", "deneb"))
+
+    assert policy["duration_days"] == 365
+    assert policy["created_at"] is not None
+
+
+def store_product_unchecked(live: LiveSite, name: str, display_name: str) -> None:
+    """Save a product past today's input rules, as data stored earlier may be."""
+
+    async def store() -> None:
+        db = Database(live.database.runtime_dsn, min_size=1, max_size=1)
+        await db.open()
+        try:
+            product = Product(name)
+            product.record(ProductCreated(name=name, display_name=display_name))
+            repository = Repository(PostgresEventStore(db), Product)
+            await repository.save(live.settings.bootstrap_tenant, product)
+        finally:
+            await db.close()
+
+    asyncio.run(store())
+
+
+def test_product_table_escapes_control_characters(
+    cli: CliRunner, live: LiveSite
+) -> None:
+    store_product_unchecked(live, "altair", "Alt\x1b[2Jair\u202eexe")
+    listed(cli, "product", "list", key="name", value="altair")
+
+    table = run(cli, "product", "list")
+
+    assert "Alt\\x1b[2Jair\\u202eexe" in table
+    assert "\x1b" not in table
+    assert "\u202e" not in table

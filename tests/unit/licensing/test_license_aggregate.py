@@ -17,6 +17,7 @@ from eaf.licensing import (
     MachineActivated,
     Policy,
     SeatLimitExceededError,
+    UnsafeTextError,
     event_from_payload,
     event_to_payload,
 )
@@ -220,3 +221,38 @@ def test_renewed_event_records_both_expiries() -> None:
 def test_stream_must_start_with_issue() -> None:
     with pytest.raises(LicenseStateError):
         License.from_events([])
+
+
+@pytest.mark.parametrize(
+    ("change", "offset", "expected"),
+    [
+        (None, timedelta(seconds=-1), "not_yet_valid"),
+        (None, timedelta(days=1), "valid"),
+        (None, timedelta(days=366), "in_grace"),
+        (None, timedelta(days=380), "expired"),
+        ("suspend", timedelta(days=1), "suspended"),
+        ("revoke", timedelta(days=1), "revoked"),
+        ("revoke", timedelta(days=380), "revoked"),
+    ],
+)
+def test_overall_status_puts_lifecycle_before_window(
+    change: str | None, offset: timedelta, expected: str
+) -> None:
+    license_ = _license()
+    if change == "suspend":
+        license_.suspend("unpaid", at=START)
+    elif change == "revoke":
+        license_.revoke("fraud", at=START)
+
+    assert license_.overall_status(START + offset) == expected
+
+
+@pytest.mark.parametrize("reason", ["late\x1b[2J", "a\u202eb", "tab\there"])
+def test_lifecycle_reason_refuses_unsafe_text(reason: str) -> None:
+    license_ = _license()
+
+    with pytest.raises(UnsafeTextError, match="reason"):
+        license_.suspend(reason, at=START)
+    with pytest.raises(UnsafeTextError, match="reason"):
+        license_.revoke(reason, at=START)
+    assert license_.state is LicenseState.ACTIVE

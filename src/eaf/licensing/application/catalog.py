@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from eaf.application.aggregate import Aggregate
@@ -17,12 +18,13 @@ from eaf.licensing.domain.policy import Policy
 A = TypeVar("A", bound=Aggregate)
 
 
-def product_view(product: Product) -> dict[str, Any]:
-    """The API form of a product."""
+def product_view(product: Product, created_at: datetime | None) -> dict[str, Any]:
+    """The API form of a product; ``created_at`` is when it was recorded."""
     return {
         "name": product.id,
         "display_name": product.display_name,
         "status": "archived" if product.is_archived else "active",
+        "created_at": created_at,
     }
 
 
@@ -38,13 +40,16 @@ def terms_view(terms: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def policy_view(definition: PolicyDefinition) -> dict[str, Any]:
-    """The API form of a policy: its product, status and terms."""
+def policy_view(
+    definition: PolicyDefinition, created_at: datetime | None
+) -> dict[str, Any]:
+    """The API form of a policy: its product, status, terms and creation time."""
     return {
         "id": definition.id,
         "product": definition.product,
         "status": "archived" if definition.is_archived else "active",
         **terms_view(definition.policy.to_dict()),
+        "created_at": created_at,
     }
 
 
@@ -53,6 +58,7 @@ class CatalogService:
 
     def __init__(self, db: Database, store: PostgresEventStore, vendor: str) -> None:
         self.db = db
+        self.store = store
         self.vendor = vendor
         self.products = Repository(store, Product)
         self.policies = Repository(store, PolicyDefinition)
@@ -129,6 +135,18 @@ class CatalogService:
             )
             rows = await cur.fetchall()
         return [_policy_row(row) for row in rows]
+
+    async def created_at(self, aggregate: Aggregate) -> datetime | None:
+        """When the first event of ``aggregate``'s stream was recorded.
+
+        The same moment the read models show as ``created_at``.
+        """
+        # Catalog streams hold two events at most: reading them all is cheap
+        # and leaves no half-read generator behind.
+        created_at: datetime | None = None
+        async for recorded in self.store.read_stream(self.vendor, aggregate.stream_id):
+            created_at = created_at or recorded.recorded_at
+        return created_at
 
     async def _save_new(
         self, repository: Repository[A], aggregate: A, kind: str

@@ -60,7 +60,7 @@ def license_view(license_: License, now: datetime) -> dict[str, Any]:
         "customer": license_.customer,
         "policy": policy.name,
         "state": str(license_.state),
-        "status": str(license_.status_at(now)),
+        "status": license_.overall_status(now),
         "issued_at": license_.issued_at,
         "expires_at": license_.expires_at,
         "grace_days": policy.grace_days,

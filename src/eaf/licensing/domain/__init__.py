@@ -37,6 +37,7 @@ from eaf.licensing.domain.errors import (
     SigningKeyNotFoundError,
     SigningKeyStateError,
     UnknownKeyError,
+    UnsafeTextError,
     UserLimitReachedError,
 )
 from eaf.licensing.domain.events import (
@@ -111,6 +112,7 @@ __all__ = [
     "SigningKeyNotFoundError",
     "SigningKeyStateError",
     "UnknownKeyError",
+    "UnsafeTextError",
     "UserLimitReachedError",
     "classify_moment",
     "compare_fingerprints",

@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from eaf.application.aggregate import Aggregate, DomainEvent
+from eaf.licensing.domain._text import check_text
 from eaf.licensing.domain.errors import PolicyError
-from eaf.licensing.domain.policy import Policy, check_name
+from eaf.licensing.domain.policy import Policy, check_name, check_term_counts
 
 
 class ProductCreated(DomainEvent):
@@ -45,7 +46,7 @@ class Product(Aggregate):
     def create(cls, name: str, display_name: str = "") -> Product:
         """A new product; the display name defaults to the name."""
         product = cls(check_name("product", name))
-        shown = display_name.strip() or name
+        shown = check_text("display_name", display_name).strip() or name
         product.record(ProductCreated(name=name, display_name=shown[:200]))
         return product
 
@@ -98,6 +99,7 @@ class PolicyDefinition(Aggregate):
     def create(cls, policy: Policy, product: Product) -> PolicyDefinition:
         """A policy named ``policy.name`` for an open ``product``."""
         product.require_open()
+        check_term_counts(policy)
         definition = cls(check_name("policy", policy.name))
         definition.record(
             PolicyCreated(

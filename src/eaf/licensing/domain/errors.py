@@ -104,6 +104,12 @@ class PolicyError(LicensingError, DomainError):
     code = "invalid-policy"
 
 
+class UnsafeTextError(LicensingError, DomainError):
+    """Free text holds a control or bidirectional override character."""
+
+    code = "unsafe-text"
+
+
 class ExpiryOutOfRangeError(LicensingError, DomainError):
     """An expiry would fall after :data:`~eaf.licensing.domain.policy.MAX_EXPIRY`."""
 

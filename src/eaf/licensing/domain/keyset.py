@@ -8,6 +8,7 @@ the one before (a rotation). A revoked key verifies nothing any more.
 from __future__ import annotations
 
 from eaf.application.aggregate import Aggregate, DomainEvent
+from eaf.licensing.domain._text import check_text
 from eaf.licensing.domain.errors import (
     SigningKeyNotFoundError,
     SigningKeyStateError,
@@ -65,6 +66,7 @@ class SigningKeySet(Aggregate):
 
     def revoke(self, kid: str, reason: str) -> None:
         """Distrust ``kid`` for good."""
+        check_text("reason", reason)
         status = self.statuses.get(kid)
         if status is None:
             raise SigningKeyNotFoundError(f"no signing key {kid!r}", kid=kid)

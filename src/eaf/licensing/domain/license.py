@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from eaf.licensing.domain import _codec
+from eaf.licensing.domain._text import check_text
 from eaf.licensing.domain.document import (
     LicenseDocument,
     LicenseStatus,
@@ -141,6 +142,17 @@ class License:
             grace_days=self.policy.grace_days,
         )
 
+    def overall_status(self, now: datetime) -> str:
+        """What the license is worth at ``now``, lifecycle first.
+
+        ``revoked`` or ``suspended`` while the license is not active; else
+        where ``now`` falls in the validity window: ``not_yet_valid``,
+        ``valid``, ``in_grace`` or ``expired``.
+        """
+        if self.state is not LicenseState.ACTIVE:
+            return str(self.state)
+        return str(self.status_at(now))
+
     def find_activation(
         self, fingerprint: Fingerprint, rule: MatchRule | None = None
     ) -> Activation | None:
@@ -181,6 +193,7 @@ class License:
 
     def suspend(self, reason: str, *, at: datetime) -> None:
         """Pause the license: no new activations, no new license files."""
+        check_text("reason", reason)
         if self.state is not LicenseState.ACTIVE:
             raise LicenseStateError(f"cannot suspend a {self.state} license")
         self._record(
@@ -195,6 +208,7 @@ class License:
 
     def revoke(self, reason: str, *, at: datetime) -> None:
         """End the license for good."""
+        check_text("reason", reason)
         self._require_not_revoked("revoke")
         self._record(
             LicenseRevoked(license_id=self.license_id, occurred_at=at, reason=reason)

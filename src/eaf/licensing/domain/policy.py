@@ -21,6 +21,9 @@ MACHINES_LIMIT = "machines"
 MAX_EXPIRY = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_DAYS = 36500
 MAX_LIMIT = 2**31 - 1
+# New policies carry at most this many limits and as many entitlements; files
+# signed earlier are still read whatever they hold.
+MAX_TERMS = 100
 
 
 def check_expiry(expires_at: datetime) -> datetime:
@@ -37,7 +40,8 @@ def check_name(kind: str, name: str) -> str:
     """Return ``name`` if it is a valid feature, limit or product name."""
     if not _NAME.fullmatch(name):
         raise PolicyError(
-            f"{kind} {name!r} must be 1-64 of a-z, 0-9, '.', '_', ':', '-'",
+            f"{kind} {name!r} must start with a-z or 0-9, followed by up to 63 "
+            "of a-z, 0-9, '.', '_', ':', '-'",
             kind=kind,
             name=name,
         )
@@ -55,6 +59,20 @@ def check_limits(limits: Mapping[str, int]) -> dict[str, int]:
             raise PolicyError(f"limit {name!r} must be at most {MAX_LIMIT}")
         checked[name] = value
     return checked
+
+
+def check_term_counts(policy: Policy) -> Policy:
+    """Return ``policy`` if it has at most :data:`MAX_TERMS` limits and features."""
+    for kind, count in (
+        ("limits", len(policy.limits)),
+        ("entitlements", len(policy.entitlements)),
+    ):
+        if count > MAX_TERMS:
+            raise PolicyError(
+                f"a policy may have at most {MAX_TERMS} {kind}, not {count}",
+                field=kind,
+            )
+    return policy
 
 
 def check_entitlements(names: Iterable[str]) -> frozenset[str]:
