@@ -260,19 +260,22 @@ def _component_values(components: list[str]) -> dict[str, str] | None:
     return values or None
 
 
+ComponentsOption = Annotated[
+    list[str],
+    typer.Option(
+        "--component",
+        help="NAME=VALUE instead of reading this machine (repeatable)",
+    ),
+]
+
+
 @app.command()
 @handle_errors
 def request(
     license_id: Annotated[str, typer.Option("--license", help="License id")],
     product: Annotated[str, typer.Option(help="Product name")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Request file to write")],
-    components: Annotated[
-        list[str],
-        typer.Option(
-            "--component",
-            help="NAME=VALUE instead of reading this machine (repeatable)",
-        ),
-    ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+    components: ComponentsOption = [],  # noqa: B006 - Typer only reads it
 ) -> None:
     """Write an offline activation request for this machine (no server needed)."""
     _check_out(out)
@@ -356,13 +359,7 @@ def install_certificate(
         Path | None,
         typer.Option("--out", "-o", help="Where to install [default: beside it]"),
     ] = None,
-    components: Annotated[
-        list[str],
-        typer.Option(
-            "--component",
-            help="NAME=VALUE instead of reading this machine (repeatable)",
-        ),
-    ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+    components: ComponentsOption = [],  # noqa: B006 - Typer only reads it
 ) -> None:
     """Install a machine certificate (an offline activation response) on this site.
 

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from eaf.errors import DomainError
+from eaf.text import unsafe_character
 
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,62}\Z")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}\Z")
@@ -32,10 +33,6 @@ BUILT_IN_PERMISSIONS: dict[str, frozenset[str]] = {
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
-# Embedding controls and isolates reorder text on screen (the "Trojan Source"
-# characters); with C0/C1 controls they let a stored name rewrite a terminal.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
 
 class InvalidInputError(DomainError):
     """A value breaks a rule of the IAM; ``field`` names it."""
@@ -49,14 +46,6 @@ class InvalidStateError(DomainError):
 
     status = 409
     code = "invalid-state"
-
-
-def unsafe_character(text: str) -> str | None:
-    """The first control or bidi override character in ``text``, if any."""
-    for char in text:
-        if char in BIDI_CONTROLS or unicodedata.category(char) == "Cc":
-            return char
-    return None
 
 
 def check_text(text: str, field: str, what: str | None = None) -> str:

@@ -6,17 +6,10 @@ reorder what a terminal or a browser shows, so free text refuses them.
 
 from __future__ import annotations
 
-import re
-
 from eaf.licensing.domain.errors import UnsafeTextError
+from eaf.text import unsafe_character
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def unsafe_character(value: str) -> str | None:
-    """The first control or bidi override character in ``value``, if any."""
-    found = _UNSAFE.search(value)
-    return found.group() if found else None
+__all__ = ["check_text", "unsafe_character"]
 
 
 def check_text(field: str, value: str) -> str:
