@@ -1,4 +1,8 @@
-"""External test material from the shared folder beside the repository."""
+"""External test material, copied into the repository with its source.
+
+``tests/data/cases/<set>/SOURCE.md`` names where each set comes from and its
+licence sits beside it; ``EAF_SHARED_CASES`` points at another copy.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def shared_cases() -> Path:
-    """``../shared/cases`` next to the checkout, or ``EAF_SHARED_CASES``."""
+    """``tests/data/cases`` of this checkout, or ``EAF_SHARED_CASES``."""
     override = os.environ.get("EAF_SHARED_CASES")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "cases"
+    return Path(override) if override else REPO_ROOT / "tests" / "data" / "cases"
