@@ -152,6 +152,22 @@ def activate(
     _set_status(user_id, tenant, url, active=True)
 
 
+def _change_role(
+    user_id: str, role: str, tenant: str | None, url: str | None, assign: bool
+) -> None:
+    async def run() -> None:
+        async with api_client(url) as (client, own_tenant):
+            change = client.assign_role if assign else client.revoke_role
+            changed = await change(
+                tenant_segment(tenant, own_tenant),
+                segment(user_id, "user id"),
+                segment(role, "role"),
+            )
+        show_json(changed)
+
+    run_async(run())
+
+
 @app.command(name="assign-role")
 @handle_errors
 def assign_role(
@@ -161,18 +177,7 @@ def assign_role(
     url: UrlOption = None,
 ) -> None:
     """Give a user a role."""
-
-    async def run() -> None:
-        async with api_client(url) as (client, own_tenant):
-            show_json(
-                await client.assign_role(
-                    tenant_segment(tenant, own_tenant),
-                    segment(user_id, "user id"),
-                    segment(role, "role"),
-                )
-            )
-
-    run_async(run())
+    _change_role(user_id, role, tenant, url, assign=True)
 
 
 @app.command(name="revoke-role")
@@ -184,18 +189,7 @@ def revoke_role(
     url: UrlOption = None,
 ) -> None:
     """Take a role from a user."""
-
-    async def run() -> None:
-        async with api_client(url) as (client, own_tenant):
-            show_json(
-                await client.revoke_role(
-                    tenant_segment(tenant, own_tenant),
-                    segment(user_id, "user id"),
-                    segment(role, "role"),
-                )
-            )
-
-    run_async(run())
+    _change_role(user_id, role, tenant, url, assign=False)
 
 
 @app.command(name="set-password")
