@@ -116,7 +116,9 @@ class ComposeService:
         first = self.inspect()
         time.sleep(self.params["settle"])
         last = self.inspect()
-        restarted = (last or {}).get("RestartCount") != (first or {}).get("RestartCount")
+        restarted = (last or {}).get("RestartCount") != (first or {}).get(
+            "RestartCount"
+        )
         if not self.summary(last)["running"] or restarted:
             self.module.fail_json(msg=f"{self.params['service']} does not stay up")
 
@@ -127,12 +129,20 @@ def main() -> None:
             "project_dir": {"type": "path", "required": True},
             "compose_file": {"type": "str", "default": "compose.yml"},
             "compose_command": {"type": "str", "default": "docker compose"},
-            "engine": {"type": "str", "default": "docker", "choices": ["docker", "podman"]},
+            "engine": {
+                "type": "str",
+                "default": "docker",
+                "choices": ["docker", "podman"],
+            },
             "project": {"type": "str", "required": True},
             "service": {"type": "str", "required": True},
             "image": {"type": "str"},
             "force": {"type": "bool", "default": False},
-            "state": {"type": "str", "default": "started", "choices": ["started", "info"]},
+            "state": {
+                "type": "str",
+                "default": "started",
+                "choices": ["started", "info"],
+            },
             "wait": {
                 "type": "str",
                 "default": "healthy",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -98,7 +99,7 @@ def _bind_address(
     return bind_host, bind_port
 
 
-def _print_ready(data_dir: str) -> object:
+def _print_ready(data_dir: str) -> Callable[[Platform, BootstrapResult | None], None]:
     def show(platform: Platform, result: BootstrapResult | None) -> None:
         base = platform.public_url
         console.print(f"[bold green]EAF {eaf_version()} is up[/]")
@@ -145,7 +146,7 @@ def up(
                 host=bind_host,
                 port=bind_port,
                 bootstrap=True,
-                on_ready=_print_ready(str(settings.data_dir.absolute())),  # type: ignore[arg-type]
+                on_ready=_print_ready(str(settings.data_dir.absolute())),
             )
         )
         console.print("Stopping...")

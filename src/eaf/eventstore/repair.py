@@ -98,6 +98,9 @@ class StreamSchema:
                 aggregate.replay(event)  # type: ignore[arg-type]
             return aggregate
 
+        def encode(event: object) -> dict[str, Any]:
+            return dict(event.model_dump(mode="json"))  # type: ignore[attr-defined]
+
         return cls(
             stream_type=aggregate_type.stream_type,
             schema_versions={
@@ -105,7 +108,7 @@ class StreamSchema:
                 for event in aggregate_type.event_types
             },
             decode=aggregate_type.decode_event,
-            encode=lambda event: event.model_dump(mode="json"),  # type: ignore[attr-defined]
+            encode=encode,
             rebuild=rebuild,
             correctable=correctable or {},
             command_only=command_only or {},
